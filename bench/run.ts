@@ -1,0 +1,15 @@
+/**
+ * `npm run bench`: every benchmark, each printed next to its floor from the same run.
+ *   npm run bench -- local      only the named groups
+ */
+import { benchLocal } from "./local.js";
+
+const groups: Record<string, () => Promise<void>> = {
+  local: benchLocal,
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(groups)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  await run();
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: type-check everything (the type-level tests in test/types are compile-time assertions), then run
+ * the test files with Node's test runner on the TypeScript sources.
+ *
+ *   npm test                 all of it
+ *   npm test -- test/api.test.ts   only the named files (type-check still runs)
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const run = (cmd, args) => {
+  const result = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+};
+
+const findTests = (dir) =>
+  readdirSync(join(root, dir)).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(join(root, path)).isDirectory()) return findTests(path);
+    return name.endsWith(".test.ts") ? [path] : [];
+  });
+
+const requested = process.argv.slice(2);
+const files = requested.length > 0 ? requested : findTests("test").sort();
+
+console.log("› type-check (tsc)");
+run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"]);
+
+console.log(`› ${files.length} test files`);
+run(process.execPath, [
+  "--conditions=pulsing-source",
+  "--import",
+  "tsx",
+  "--test",
+  "--test-concurrency=2",
+  "--test-timeout=120000",
+  `--test-reporter=${process.env.TEST_REPORTER ?? "spec"}`,
+  ...files,
+]);

@@ -1,0 +1,136 @@
+import { PulsingRuntimeError } from "../errors/errors.js";
+import type { StreamControl, StreamSink } from "./stream-control.js";
+
+/** A streamed reply as the caller holds it: an `AsyncIterable` that can be cancelled. */
+export interface ActorStream<T = unknown> extends AsyncIterable<T> {
+  /** Stops the stream: the producer is told to stop (its generator's `finally` runs) and iteration ends. */
+  cancel(reason?: unknown): void;
+}
+
+/**
+ * The consumer end of a streamed reply: an `AsyncIterable` that buffers at most `bufferSize` items and grants the
+ * producer more credit as the caller reads. Breaking out of `for await`, calling `return()` or `cancel()` stops
+ * the producer.
+ */
+export class ReplyStream<T = unknown> implements ActorStream<T>, AsyncIterableIterator<T>, StreamSink {
+  readonly #control: StreamControl;
+  readonly #bufferSize: number;
+  readonly #grantAt: number;
+  #items: unknown[] = [];
+  #head = 0;
+  #consumed = 0;
+  #state: "open" | "ended" | "failed" | "cancelled" = "open";
+  #error: unknown;
+  #waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
+
+  /** @internal */
+  constructor(control: StreamControl, bufferSize: number) {
+    this.#control = control;
+    this.#bufferSize = bufferSize;
+    // Top up in batches of half the window: fewer credit messages, the producer never idles.
+    this.#grantAt = Math.max(1, bufferSize >> 1);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "ActorStream";
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#head < this.#items.length) return Promise.resolve({ value: this.#take() as T, done: false });
+    if (this.#state === "failed") return Promise.reject(this.#error);
+    if (this.#state !== "open") return Promise.resolve({ value: undefined, done: true });
+    if (this.#waiter !== undefined) {
+      return Promise.reject(new PulsingRuntimeError("ActorStream.next() called again before the previous call settled"));
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    this.cancel();
+    return Promise.resolve({ value: value as T, done: true });
+  }
+
+  /** Stops the stream: the producer is told to stop and buffered items are dropped. */
+  cancel(reason?: unknown): void {
+    if (this.#state !== "open") return;
+    this.#state = "cancelled";
+    this.#items = [];
+    this.#head = 0;
+    this.#control.cancel(reason);
+    this.#settleWaiter({ value: undefined, done: true });
+  }
+
+  // --- StreamSink: the producer side writes here -------------------------------------------------------------
+
+  /** @internal */
+  item(value: unknown): void {
+    if (this.#state !== "open") return;
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      this.#consumedOne();
+      waiter.resolve({ value: value as T, done: false });
+      return;
+    }
+    if (this.#items.length - this.#head >= this.#bufferSize) {
+      // The producer sent more than it was granted: a protocol violation, not something to buffer.
+      this.fail(new PulsingRuntimeError(`stream producer exceeded its credit of ${this.#bufferSize} items`));
+      this.#control.cancel();
+      return;
+    }
+    this.#items.push(value);
+  }
+
+  /** @internal */
+  end(): void {
+    if (this.#state !== "open") return;
+    this.#state = "ended";
+    this.#settleWaiter({ value: undefined, done: true });
+  }
+
+  /** @internal */
+  fail(error: unknown): void {
+    if (this.#state !== "open") return;
+    this.#state = "failed";
+    this.#error = error;
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter.reject(error);
+    }
+  }
+
+  #take(): unknown {
+    const value = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    }
+    this.#consumedOne();
+    return value;
+  }
+
+  #consumedOne(): void {
+    if (this.#state !== "open") return;
+    if (++this.#consumed >= this.#grantAt) {
+      const n = this.#consumed;
+      this.#consumed = 0;
+      this.#control.credit(n);
+    }
+  }
+
+  #settleWaiter(result: IteratorResult<T>): void {
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter.resolve(result);
+    }
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * The two halves of a streamed reply, wherever producer and consumer live:
+ * the producer writes into a `StreamSink`; the consumer steers the producer through a `StreamControl`
+ * (credit-based flow control: the producer may send only as many items as it has been granted).
+ */
+
+/** Where a producer writes a stream's items. */
+export interface StreamSink {
+  item(value: unknown): void;
+  end(): void;
+  fail(error: unknown): void;
+}
+
+/** How a consumer steers a producer. */
+export interface StreamControl {
+  /** Grants `n` more items. */
+  credit(n: number): void;
+  /** Stops the producer; no more items are wanted. */
+  cancel(reason?: unknown): void;
+}
+
+/** Items a consumer buffers by default (Pulsing's `buffer_size`): the initial credit of every stream. */
+export const DEFAULT_STREAM_BUFFER = 32;

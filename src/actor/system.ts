@@ -1,0 +1,576 @@
+import { platform } from "#platform";
+import { PulsingRuntimeError, toActorError } from "../errors/errors.js";
+import type { RuntimeKind } from "../platform/platform.js";
+import { checkOptionKeys, optionalBoolean, optionalDuration, optionalString, show } from "../util/options.js";
+import { ActorCell, type CellHost } from "./actor-cell.js";
+import { ActorId } from "./actor-id.js";
+import { ActorRef, type CallRouter } from "./actor-ref.js";
+import { isBehavior } from "./behavior.js";
+import { FailedCall, type CallHandle } from "./call-handle.js";
+import type { CallMode, CallOptions } from "./call-types.js";
+import { remoteInfo, type RemoteOptions } from "./class-registry.js";
+import { LocalCall } from "./local-call.js";
+import { DEFAULT_SUPERVISION, resolveSupervision, type SupervisionOptions } from "./supervision.js";
+import {
+  SYSTEM_ACTOR_LOCAL_ID,
+  SYSTEM_ACTOR_NAME,
+  SystemActor,
+  type ActorInfo,
+  type HealthStatus,
+  type NodeInfo,
+  type NodeMetrics,
+} from "./system-actor.js";
+
+export const VERSION = "0.1.0";
+
+/** Options of `init()` and `actorSystem()`. */
+export interface ActorSystemOptions {
+  /** Listen address (`"host:port"` or a multiaddr). Absent: the node only dials (browsers) or, without seeds, is standalone. */
+  addr?: string;
+  /** Nodes to join through (`"host:port"` or multiaddrs, with or without `/p2p/<peerId>`). */
+  seeds?: string[];
+  /** The cluster secret: only nodes that know it can connect and be served. */
+  passphrase?: string;
+  /** Run as the head node of a head-node cluster. */
+  isHeadNode?: boolean;
+  /** Join the head-node cluster whose head listens here. */
+  headAddr?: string;
+}
+
+/** Options of `resolve()`. */
+export interface ResolveOptions {
+  /** Wait up to this many ms for the name to appear; without it the lookup happens once. */
+  timeout?: number;
+  /** Only an instance on this node. */
+  nodeId?: string;
+}
+
+/** Options of `spawn()`. `args` are the constructor's arguments (classes only). */
+export interface SpawnOptions<A extends readonly unknown[] = readonly unknown[]> extends SupervisionOptions {
+  /** Registers the actor under this name (hierarchical names like `services/llm/router` are fine). */
+  name?: string;
+  /** Whether a named actor is discoverable cluster-wide. @default true */
+  public?: boolean;
+  /** Constructor arguments. */
+  args?: A;
+  /** Spawn on this node (a nodeId) instead of here; the class must be registered there too. */
+  node?: string;
+  /** How many async calls may be in flight at once (1 = strictly serial). @default Infinity */
+  concurrency?: number;
+}
+
+/** One node of the cluster, as `system.members()` reports it. */
+export interface Member {
+  nodeId: string;
+  addrs: string[];
+  status: "alive" | "suspect" | "dead";
+  runtime: RuntimeKind;
+  /** Its public named actors. */
+  actors: string[];
+}
+
+const SYSTEM_OPTION_KEYS = ["addr", "seeds", "passphrase", "isHeadNode", "headAddr"] as const;
+const SPAWN_OPTION_KEYS = [
+  "name",
+  "public",
+  "args",
+  "node",
+  "concurrency",
+  "restartPolicy",
+  "maxRestarts",
+  "minBackoff",
+  "maxBackoff",
+] as const;
+const MAX_NAME_LENGTH = 256;
+
+/** An actor system: the actors of one node and its door to the cluster. Create one with `actorSystem()`. */
+export class ActorSystem {
+  readonly nodeId: string;
+  readonly runtime: RuntimeKind = platform.runtime;
+  readonly startedAt = Date.now();
+  #cells = new Map<number, ActorCell>();
+  #names = new Map<string, ActorCell>();
+  #nameWaiters = new Map<string, Set<() => void>>();
+  #nextLocalId = SYSTEM_ACTOR_LOCAL_ID + 1;
+  #state: "running" | "stopping" | "stopped" = "running";
+  #shutdown: Promise<void> | undefined;
+  #shutdownListeners = new Set<() => void>();
+
+  readonly #router: CallRouter = {
+    route: (target, method, args, mode, options) => this.#route(target, method, args, mode, options),
+  };
+
+  readonly #host: CellHost = {
+    nodeId: "",
+    system: this,
+    resolve: (name, options) => this.resolve(name, options),
+    cellStopped: (cell) => this.#forget(cell),
+    reportError: (message, error) => reportError(message, error),
+  };
+
+  /** @internal Use `actorSystem()` or `init()`. */
+  constructor(nodeId: string) {
+    this.nodeId = nodeId;
+    (this.#host as { nodeId: string }).nodeId = nodeId;
+  }
+
+  /** @internal */
+  static async create(options: ActorSystemOptions = {}): Promise<ActorSystem> {
+    checkSystemOptions(options);
+    if (options.addr !== undefined || options.seeds !== undefined || options.headAddr !== undefined || options.isHeadNode) {
+      throw new PulsingRuntimeError(
+        "networked actor systems (addr/seeds/headAddr/isHeadNode) are not available in this build; use init() without network options",
+      );
+    }
+    const system = new ActorSystem(await randomNodeId());
+    await system.#spawnSystemActor();
+    return system;
+  }
+
+  /** The multiaddrs this node listens on (with `/p2p/<nodeId>`); empty for a standalone system. */
+  get addrs(): string[] {
+    return [];
+  }
+
+  get isRunning(): boolean {
+    return this.#state === "running";
+  }
+
+  // --- actors ------------------------------------------------------------------------------------------------
+
+  /**
+   * Starts an actor and returns its ref. `target` is a class (built with `args`; restartable), a factory
+   * `() => instance` (restartable), an instance (not restartable), or a `stateful()` behavior.
+   */
+  async spawn(target: unknown, options: SpawnOptions = {}): Promise<ActorRef> {
+    this.#assertRunning("spawn()");
+    checkOptionKeys("spawn()", options, SPAWN_OPTION_KEYS);
+    if (options.node !== undefined && options.node !== this.nodeId) {
+      throw new PulsingRuntimeError(`spawn(): unknown node '${String(options.node)}' (this system is not connected to a cluster)`);
+    }
+    const name = checkName("spawn()", options.name);
+    const isPublic = optionalBoolean("spawn()", "public", options.public) ?? true;
+    const plan = planActor(target, options.args, name);
+    const supervision = resolveSupervision("spawn()", options, resolveSupervision("spawn()", plan.defaults, DEFAULT_SUPERVISION));
+    const concurrency = checkConcurrency(options.concurrency ?? plan.defaults.concurrency ?? (plan.serial ? 1 : Infinity));
+    if (supervision.restartPolicy !== "never" && plan.rebuild === undefined) {
+      throw new PulsingRuntimeError(
+        `spawn(): restartPolicy "${supervision.restartPolicy}" needs a class or a factory to rebuild the actor; an instance cannot be rebuilt`,
+      );
+    }
+    if (name !== undefined && this.#names.has(name)) {
+      throw new PulsingRuntimeError(`spawn(): an actor named '${name}' already exists on this node`);
+    }
+    const instance = plan.build();
+    const cell = new ActorCell(this.#host, {
+      id: new ActorId(this.nodeId, this.#nextLocalId++),
+      name,
+      isPublic: name !== undefined && isPublic,
+      className: plan.className,
+      instance,
+      rebuild: plan.rebuild,
+      supervision,
+      concurrency,
+    });
+    return this.#register(cell);
+  }
+
+  /** Puts an existing object on the mesh under `name` (its own and inherited methods become callable). */
+  async mount(instance: object, options: { name: string; public?: boolean }): Promise<ActorRef> {
+    checkOptionKeys("mount()", options, ["name", "public"]);
+    if (typeof instance !== "object" || instance === null) {
+      throw new PulsingRuntimeError(`mount(): expected an object, got ${instance === null ? "null" : typeof instance}`);
+    }
+    if (options?.name === undefined) throw new PulsingRuntimeError("mount(): 'name' is required");
+    return this.spawn(instance, { name: options.name, public: options.public ?? true });
+  }
+
+  /** Takes a mounted object off the mesh. */
+  async unmount(name: string): Promise<void> {
+    await this.stop(name);
+  }
+
+  /**
+   * Finds a named actor: on this node, then in the cluster. With `timeout`, waits that long for the name to
+   * appear; without, looks once and fails at once when the name is unknown.
+   */
+  async resolve(name: string, options: ResolveOptions = {}): Promise<ActorRef> {
+    this.#assertRunning("resolve()");
+    checkOptionKeys("resolve()", options, ["timeout", "nodeId"]);
+    checkName("resolve()", name);
+    const timeout = optionalDuration("resolve()", "timeout", options.timeout);
+    const nodeId = optionalString("resolve()", "nodeId", options.nodeId);
+    const deadline = timeout === undefined ? 0 : Date.now() + timeout;
+    for (;;) {
+      const found = this.#lookup(name, nodeId);
+      if (found !== undefined) return found;
+      const left = deadline - Date.now();
+      if (timeout === undefined || left <= 0) {
+        throw new PulsingRuntimeError(
+          `actor '${name}' not found${nodeId !== undefined ? ` on node ${nodeId}` : ""}${timeout !== undefined ? ` within ${timeout}ms` : ""}`,
+        );
+      }
+      await this.#nameAppears(name, left);
+      this.#assertRunning("resolve()");
+    }
+  }
+
+  /** A ref from an `ActorId` or its string form `"<nodeId>:<localId>"`, local or remote. */
+  async refer(actorId: ActorId | string): Promise<ActorRef> {
+    this.#assertRunning("refer()");
+    const id = ActorId.from(actorId);
+    if (id.nodeId === this.nodeId) {
+      const cell = this.#cells.get(id.localId);
+      if (cell === undefined) throw new PulsingRuntimeError(`no actor with id ${String(id)} on this node`);
+      return new ActorRef(this.#router, cell.id, cell.name, cell);
+    }
+    return new ActorRef(this.#router, id);
+  }
+
+  /** Whether a named actor exists on this node or (when clustered) anywhere in the cluster. */
+  async hasActor(name: string): Promise<boolean> {
+    checkName("hasActor()", name);
+    return this.#lookup(name, undefined) !== undefined;
+  }
+
+  /** Stops a local actor by name, id or ref; resolves after its `onStop` ran. */
+  async stop(actor: string | ActorId | ActorRef): Promise<void> {
+    const cell = this.#findCell(actor);
+    if (cell === undefined) throw new PulsingRuntimeError(`stop(): no actor ${describeTarget(actor)} on this node`);
+    if (cell.id.localId === SYSTEM_ACTOR_LOCAL_ID) throw new PulsingRuntimeError("stop(): the system actor cannot be stopped");
+    await cell.stop();
+  }
+
+  /** A snapshot of the cluster's members (just this node when standalone). */
+  members(): Member[] {
+    return [
+      {
+        nodeId: this.nodeId,
+        addrs: this.addrs,
+        status: "alive",
+        runtime: this.runtime,
+        actors: this.#publicNames(),
+      },
+    ];
+  }
+
+  /** Stops every actor and leaves the cluster. Idempotent. */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#doShutdown();
+    return this.#shutdown;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  /** @internal Called once when the system has shut down. */
+  onShutdown(listener: () => void): void {
+    this.#shutdownListeners.add(listener);
+  }
+
+  // --- routing -----------------------------------------------------------------------------------------------
+
+  #route(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle {
+    if (this.#state === "stopped") {
+      const what = `${target.name ?? String(target.actorId)}.${method ?? "receive"}`;
+      return new FailedCall(mode, target, method, new PulsingRuntimeError(`cannot call ${what}: the actor system is shut down`));
+    }
+    if (target.actorId.nodeId !== this.nodeId) {
+      return new FailedCall(
+        mode,
+        target,
+        method,
+        new PulsingRuntimeError(`cannot reach node ${target.actorId.nodeId}: this actor system is not connected to a cluster`),
+      );
+    }
+    let cell = target.route as ActorCell | undefined;
+    if (cell === undefined) {
+      cell = this.#cells.get(target.actorId.localId);
+      if (cell === undefined) {
+        return new FailedCall(mode, target, method, new PulsingRuntimeError(`actor ${String(target.actorId)} not found on this node`));
+      }
+      target.route = cell;
+    }
+    const call = new LocalCall(target, method, args, mode, options);
+    cell.enqueue(call);
+    return call;
+  }
+
+  // --- registry ----------------------------------------------------------------------------------------------
+
+  async #register(cell: ActorCell): Promise<ActorRef> {
+    this.#cells.set(cell.id.localId, cell);
+    if (cell.name !== undefined) this.#names.set(cell.name, cell);
+    try {
+      await cell.start();
+    } catch (error) {
+      this.#forget(cell);
+      throw error;
+    }
+    if (cell.name !== undefined) this.#notifyName(cell.name);
+    return new ActorRef(this.#router, cell.id, cell.name, cell);
+  }
+
+  #forget(cell: ActorCell): void {
+    if (this.#cells.get(cell.id.localId) === cell) this.#cells.delete(cell.id.localId);
+    if (cell.name !== undefined && this.#names.get(cell.name) === cell) this.#names.delete(cell.name);
+  }
+
+  #lookup(name: string, nodeId: string | undefined): ActorRef | undefined {
+    if (nodeId === undefined || nodeId === this.nodeId) {
+      const cell = this.#names.get(name);
+      if (cell !== undefined && cell.alive && cell.status !== "starting") return new ActorRef(this.#router, cell.id, cell.name, cell);
+    }
+    return undefined;
+  }
+
+  #findCell(actor: string | ActorId | ActorRef): ActorCell | undefined {
+    if (actor instanceof ActorRef) return actor.actorId.nodeId === this.nodeId ? this.#cells.get(actor.actorId.localId) : undefined;
+    if (actor instanceof ActorId) return actor.nodeId === this.nodeId ? this.#cells.get(actor.localId) : undefined;
+    if (typeof actor !== "string") throw new PulsingRuntimeError(`stop(): expected a name, ActorId or ActorRef, got ${show(actor)}`);
+    const byName = this.#names.get(actor);
+    if (byName !== undefined) return byName;
+    if (/:\d+$/.test(actor)) {
+      const id = ActorId.from(actor);
+      return id.nodeId === this.nodeId ? this.#cells.get(id.localId) : undefined;
+    }
+    return undefined;
+  }
+
+  #publicNames(): string[] {
+    const names: string[] = [];
+    for (const cell of this.#names.values()) if (cell.isPublic && cell.alive) names.push(cell.name!);
+    return names.sort();
+  }
+
+  #nameAppears(name: string, timeout: number): Promise<void> {
+    return new Promise((resolve) => {
+      let waiters = this.#nameWaiters.get(name);
+      if (waiters === undefined) this.#nameWaiters.set(name, (waiters = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters!.delete(done);
+        if (waiters!.size === 0 && this.#nameWaiters.get(name) === waiters) this.#nameWaiters.delete(name);
+        resolve();
+      };
+      const timer = setTimeout(done, timeout);
+      waiters.add(done);
+    });
+  }
+
+  #notifyName(name: string): void {
+    const waiters = this.#nameWaiters.get(name);
+    if (waiters !== undefined) for (const wake of [...waiters]) wake();
+  }
+
+  // --- system actor and introspection ----------------------------------------------------------------------
+
+  async #spawnSystemActor(): Promise<void> {
+    const actor = new SystemActor({
+      nodeId: this.nodeId,
+      listActors: () => this.#listActors(),
+      nodeInfo: () => this.#nodeInfo(),
+      metrics: () => this.#metrics(),
+      health: () => this.#health(),
+    });
+    const cell = new ActorCell(this.#host, {
+      id: new ActorId(this.nodeId, SYSTEM_ACTOR_LOCAL_ID),
+      name: SYSTEM_ACTOR_NAME,
+      isPublic: false,
+      className: "SystemActor",
+      instance: actor,
+      rebuild: undefined,
+      supervision: DEFAULT_SUPERVISION,
+      concurrency: Infinity,
+    });
+    await this.#register(cell);
+  }
+
+  #listActors(): ActorInfo[] {
+    return [...this.#cells.values()].map((cell) => {
+      const stats = cell.stats;
+      const info: ActorInfo = {
+        actorId: String(cell.id),
+        public: cell.isPublic,
+        status: cell.status,
+        ...stats,
+        createdAt: cell.createdAt,
+      };
+      if (cell.name !== undefined) info.name = cell.name;
+      if (cell.className !== undefined) info.className = cell.className;
+      return info;
+    });
+  }
+
+  #nodeInfo(): NodeInfo {
+    return {
+      nodeId: this.nodeId,
+      addrs: this.addrs,
+      runtime: this.runtime,
+      version: VERSION,
+      startedAt: this.startedAt,
+      classes: [],
+    };
+  }
+
+  #metrics(): NodeMetrics {
+    const totals = { messagesProcessed: 0, messageFailures: 0, restarts: 0, mailboxDepth: 0, inflight: 0 };
+    for (const cell of this.#cells.values()) {
+      const s = cell.stats;
+      totals.messagesProcessed += s.processed;
+      totals.messageFailures += s.failures;
+      totals.restarts += s.restarts;
+      totals.mailboxDepth += s.mailbox;
+      totals.inflight += s.inflight;
+    }
+    const members = { alive: 0, suspect: 0, dead: 0 };
+    for (const m of this.members()) members[m.status]++;
+    return { nodeId: this.nodeId, uptimeMs: Date.now() - this.startedAt, actors: this.#cells.size, ...totals, members };
+  }
+
+  #health(): HealthStatus {
+    return {
+      status: this.#state === "running" ? "healthy" : "stopping",
+      nodeId: this.nodeId,
+      uptimeMs: Date.now() - this.startedAt,
+      actors: this.#cells.size,
+    };
+  }
+
+  // --- lifecycle ---------------------------------------------------------------------------------------------
+
+  #assertRunning(what: string): void {
+    if (this.#state !== "running") throw new PulsingRuntimeError(`${what}: the actor system is shut down`);
+  }
+
+  async #doShutdown(): Promise<void> {
+    this.#state = "stopping";
+    const cells = [...this.#cells.values()].filter((c) => c.id.localId !== SYSTEM_ACTOR_LOCAL_ID);
+    await Promise.all(cells.map((cell) => cell.stop("stopped: the actor system shut down")));
+    await this.#cells.get(SYSTEM_ACTOR_LOCAL_ID)?.stop("stopped: the actor system shut down");
+    this.#state = "stopped";
+    for (const wake of [...this.#nameWaiters.values()].flatMap((set) => [...set])) wake();
+    for (const listener of this.#shutdownListeners) listener();
+    this.#shutdownListeners.clear();
+  }
+}
+
+// --- helpers -----------------------------------------------------------------------------------------------
+
+interface ActorPlan {
+  build(): object;
+  rebuild: (() => object) | undefined;
+  className: string | undefined;
+  defaults: RemoteOptions;
+  /** Behaviors handle one message at a time by default. */
+  serial: boolean;
+}
+
+function planActor(target: unknown, args: unknown, name: string | undefined): ActorPlan {
+  const label = name !== undefined ? `'${name}'` : "an anonymous actor";
+  if (args !== undefined && !Array.isArray(args)) {
+    throw new PulsingRuntimeError(`spawn(): 'args' must be an array of constructor arguments, got ${show(args)}`);
+  }
+  const wrap = (make: () => unknown, what: string) => (): object => {
+    let instance: unknown;
+    try {
+      instance = make();
+    } catch (error) {
+      throw toActorError(error, name);
+    }
+    if (typeof instance !== "object" || instance === null) {
+      throw new PulsingRuntimeError(`spawn(): ${what} for ${label} returned ${show(instance)}, not an object`);
+    }
+    return instance;
+  };
+  if (isBehavior(target)) {
+    if (args !== undefined) throw new PulsingRuntimeError("spawn(): 'args' only apply to classes, not to behaviors");
+    const build = wrap(() => target.create(), "the behavior");
+    return { build, rebuild: build, className: "Behavior", defaults: {}, serial: true };
+  }
+  if (typeof target === "function") {
+    if (isClass(target)) {
+      const ctor = target as new (...a: unknown[]) => object;
+      const list = (args ?? []) as unknown[];
+      const build = wrap(() => new ctor(...list), "the constructor");
+      const info = remoteInfo(target);
+      return { build, rebuild: build, className: info?.name ?? target.name, defaults: info?.options ?? {}, serial: false };
+    }
+    if (args !== undefined) throw new PulsingRuntimeError("spawn(): 'args' only apply to classes, not to factory functions");
+    const build = wrap(target as () => unknown, "the factory");
+    return { build, rebuild: build, className: undefined, defaults: {}, serial: false };
+  }
+  if (typeof target === "object" && target !== null) {
+    if (args !== undefined) throw new PulsingRuntimeError("spawn(): 'args' only apply to classes, not to instances");
+    const ctor = (target as { constructor?: Function }).constructor;
+    const info = typeof ctor === "function" ? remoteInfo(ctor) : undefined;
+    return {
+      build: () => target,
+      rebuild: undefined,
+      className: info?.name ?? (typeof ctor === "function" && ctor !== Object ? ctor.name : undefined),
+      defaults: info?.options ?? {},
+      serial: false,
+    };
+  }
+  throw new PulsingRuntimeError(
+    `spawn(): expected an actor class, a factory function, an object or a behavior, got ${show(target)}`,
+  );
+}
+
+/** Classes (and old-style constructor functions with methods) are constructed; other functions are factories. */
+function isClass(fn: Function): boolean {
+  if (remoteInfo(fn) !== undefined) return true;
+  if (!Object.hasOwn(fn, "prototype")) return false;
+  if (/^class[\s{]/.test(Function.prototype.toString.call(fn))) return true;
+  return Object.getOwnPropertyNames(fn.prototype).length > 1;
+}
+
+export function checkName(where: string, name: unknown): string | undefined {
+  if (name === undefined) return undefined;
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH || /[\s\u0000-\u001f]/.test(name)) {
+    throw new PulsingRuntimeError(
+      `${where}: invalid actor name ${show(name)} (a non-empty string of at most ${MAX_NAME_LENGTH} characters without whitespace)`,
+    );
+  }
+  return name;
+}
+
+function checkConcurrency(value: unknown): number {
+  if (value === Infinity) return Infinity;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new PulsingRuntimeError(`spawn(): 'concurrency' must be an integer ≥ 1 or Infinity, got ${show(value)}`);
+  }
+  return value;
+}
+
+export function checkSystemOptions(options: ActorSystemOptions): void {
+  checkOptionKeys("actorSystem()", options, SYSTEM_OPTION_KEYS);
+  optionalString("actorSystem()", "addr", options.addr);
+  optionalString("actorSystem()", "passphrase", options.passphrase);
+  optionalString("actorSystem()", "headAddr", options.headAddr);
+  optionalBoolean("actorSystem()", "isHeadNode", options.isHeadNode);
+  if (options.seeds !== undefined && (!Array.isArray(options.seeds) || options.seeds.some((s) => typeof s !== "string"))) {
+    throw new PulsingRuntimeError(`actorSystem(): 'seeds' must be an array of address strings, got ${show(options.seeds)}`);
+  }
+  if (options.isHeadNode && options.headAddr !== undefined) {
+    throw new PulsingRuntimeError("actorSystem(): 'isHeadNode' and 'headAddr' are mutually exclusive");
+  }
+}
+
+function describeTarget(actor: unknown): string {
+  return typeof actor === "string" ? `'${actor}'` : String(actor);
+}
+
+async function randomNodeId(): Promise<string> {
+  const [{ generateKeyPair }, { peerIdFromPrivateKey }] = await Promise.all([
+    import("@libp2p/crypto/keys"),
+    import("@libp2p/peer-id"),
+  ]);
+  return peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString();
+}
+
+function reportError(message: string, error: unknown): void {
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  console.warn(`[pulsing] ${message}: ${detail}`);
+}

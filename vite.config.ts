@@ -1,0 +1,13 @@
+import { defineConfig } from "vite";
+import { BROWSER_CONDITIONS, forbidNodeBuiltins } from "./scripts/vite-shared.js";
+
+/**
+ * The browser build: the dashboard in `demo/` (a tab that is a full cluster node), built from the TypeScript
+ * sources with browser resolve conditions and no Node built-ins.
+ */
+export default defineConfig({
+  root: "demo",
+  resolve: { conditions: BROWSER_CONDITIONS },
+  plugins: [forbidNodeBuiltins()],
+  build: { target: "es2022", outDir: "../dist/demo", emptyOutDir: true },
+});
