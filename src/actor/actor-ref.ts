@@ -13,8 +13,6 @@ export interface CallRouter {
   route(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle;
 }
 
-const RESOLVED = Promise.resolve();
-
 /**
  * A reference to an actor, local or remote: the low-level way to talk to it (`ask`, `tell`, `askStream`) and
  * the source of typed proxies (`asType`, `asAny`). Every call, from a proxy or a ref, goes through `invoke`.
@@ -42,8 +40,7 @@ export class ActorRef {
 
   /** Sends `msg` without waiting for a reply; resolves once handed to the transport. */
   tell(msg: unknown, options?: Pick<CallOptions, "signal">): Promise<void> {
-    const call = this.invoke(undefined, [msg], "tell", options);
-    return call.settled ? (call.promise as Promise<never>) : RESOLVED;
+    return this.invoke(undefined, [msg], "tell", options).promise as Promise<void>;
   }
 
   /** Sends `msg` and reads the reply as a stream (when `receive()` returns an iterable, generator or stream Message). */

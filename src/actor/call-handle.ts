@@ -152,6 +152,8 @@ export abstract class CallHandle<T = unknown> implements StreamControl, StreamSi
 
   protected abstract sendCredit(n: number): void;
   protected abstract sendCancel(reason: unknown): void;
+  /** Called once when the call is over (settled, ended, failed or cancelled). */
+  protected onDone(): void {}
 
   // --- ActorCall: what the caller holds ----------------------------------------------------------------------
 
@@ -215,6 +217,7 @@ export abstract class CallHandle<T = unknown> implements StreamControl, StreamSi
     this.#done = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.onDone();
   }
 }
 

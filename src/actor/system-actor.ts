@@ -41,6 +41,8 @@ export interface NodeMetrics {
   inflight: number;
   /** Members this node sees, by status. */
   members: { alive: number; suspect: number; dead: number };
+  /** Open connections, and frames from peers that could not be used. */
+  transport: { connections: number; malformedFrames: number; oversizedFrames: number };
 }
 
 export interface HealthStatus {
@@ -59,6 +61,7 @@ export interface PingReply {
 
 /** What the system actor reads from its system. */
 export interface SystemActorSource {
+  spawn(className: unknown, options: unknown): Promise<{ actorId: string; name?: string }>;
   listActors(): ActorInfo[];
   nodeInfo(): NodeInfo;
   metrics(): NodeMetrics;
@@ -95,6 +98,11 @@ export class SystemActor {
 
   ping(): PingReply {
     return { pong: true, nodeId: this.#source.nodeId, time: Date.now() };
+  }
+
+  /** Spawns an instance of a class registered on this node (what `spawn(Cls, { node })` asks of it). */
+  spawnActor(className: string, options?: Record<string, unknown>): Promise<{ actorId: string; name?: string }> {
+    return this.#source.spawn(className, options);
   }
 }
 

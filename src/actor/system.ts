@@ -5,10 +5,13 @@ import { checkOptionKeys, optionalBoolean, optionalDuration, optionalString, sho
 import { ActorCell, type CellHost } from "./actor-cell.js";
 import { ActorId } from "./actor-id.js";
 import { ActorRef, type CallRouter } from "./actor-ref.js";
+import "./ref-codec.js";
 import { isBehavior } from "./behavior.js";
 import { FailedCall, type CallHandle } from "./call-handle.js";
-import type { CallMode, CallOptions } from "./call-types.js";
-import { remoteInfo, type RemoteOptions } from "./class-registry.js";
+import type { CallMode, CallOptions, InboundCall } from "./call-types.js";
+import type { PrivateKey } from "@libp2p/interface";
+import type { Mesh } from "../transport/mesh.js";
+import { classByName, registeredClassNames, remoteInfo, type RemoteOptions } from "./class-registry.js";
 import { LocalCall } from "./local-call.js";
 import { DEFAULT_SUPERVISION, resolveSupervision, type SupervisionOptions } from "./supervision.js";
 import {
@@ -35,6 +38,10 @@ export interface ActorSystemOptions {
   isHeadNode?: boolean;
   /** Join the head-node cluster whose head listens here. */
   headAddr?: string;
+  /** Largest frame (bytes) this node sends or accepts; larger calls fail with a `PulsingRuntimeError`. @default 8 MiB */
+  maxFrameSize?: number;
+  /** This node's libp2p private key (protobuf bytes), for a stable `nodeId` across restarts. @default a fresh key */
+  privateKey?: Uint8Array;
 }
 
 /** Options of `resolve()`. */
@@ -69,7 +76,7 @@ export interface Member {
   actors: string[];
 }
 
-const SYSTEM_OPTION_KEYS = ["addr", "seeds", "passphrase", "isHeadNode", "headAddr"] as const;
+const SYSTEM_OPTION_KEYS = ["addr", "seeds", "passphrase", "isHeadNode", "headAddr", "maxFrameSize", "privateKey"] as const;
 const SPAWN_OPTION_KEYS = [
   "name",
   "public",
@@ -117,19 +124,51 @@ export class ActorSystem {
   /** @internal */
   static async create(options: ActorSystemOptions = {}): Promise<ActorSystem> {
     checkSystemOptions(options);
-    if (options.addr !== undefined || options.seeds !== undefined || options.headAddr !== undefined || options.isHeadNode) {
-      throw new PulsingRuntimeError(
-        "networked actor systems (addr/seeds/headAddr/isHeadNode) are not available in this build; use init() without network options",
-      );
+    if (options.headAddr !== undefined || options.isHeadNode) {
+      throw new PulsingRuntimeError("head-node mode (headAddr/isHeadNode) is not available in this build yet");
     }
-    const system = new ActorSystem(await randomNodeId());
+    const networked = options.addr !== undefined || (options.seeds?.length ?? 0) > 0;
+    if (!networked) {
+      if (options.passphrase !== undefined) {
+        throw new PulsingRuntimeError("actorSystem(): 'passphrase' needs a network: give 'addr' and/or 'seeds'");
+      }
+      const system = new ActorSystem(await nodeIdOf(options.privateKey));
+      await system.#spawnSystemActor();
+      return system;
+    }
+    const privateKey = await loadPrivateKey(options.privateKey);
+    const { peerIdFromPrivateKey } = await import("@libp2p/peer-id");
+    const system = new ActorSystem(peerIdFromPrivateKey(privateKey).toString());
     await system.#spawnSystemActor();
+    const { Mesh } = await import("../transport/mesh.js");
+    try {
+      system.#mesh = await Mesh.start({
+        privateKey,
+        addr: options.addr,
+        seeds: options.seeds ?? [],
+        passphrase: options.passphrase,
+        maxFrameSize: options.maxFrameSize,
+        refs: { refFor: (id, name) => system.#refFor(id, name) },
+        deliver: (localId, call) => system.#deliver(localId, call),
+        report: (message, error) => reportError(message, error),
+      });
+    } catch (error) {
+      await system.shutdown();
+      throw error;
+    }
     return system;
   }
 
   /** The multiaddrs this node listens on (with `/p2p/<nodeId>`); empty for a standalone system. */
   get addrs(): string[] {
-    return [];
+    return this.#mesh?.addrs ?? [];
+  }
+
+  #mesh: Mesh | undefined;
+
+  /** @internal The network side, when there is one. */
+  get mesh(): Mesh | undefined {
+    return this.#mesh;
   }
 
   get isRunning(): boolean {
@@ -145,10 +184,8 @@ export class ActorSystem {
   async spawn(target: unknown, options: SpawnOptions = {}): Promise<ActorRef> {
     this.#assertRunning("spawn()");
     checkOptionKeys("spawn()", options, SPAWN_OPTION_KEYS);
-    if (options.node !== undefined && options.node !== this.nodeId) {
-      throw new PulsingRuntimeError(`spawn(): unknown node '${String(options.node)}' (this system is not connected to a cluster)`);
-    }
     const name = checkName("spawn()", options.name);
+    if (options.node !== undefined && options.node !== this.nodeId) return this.#spawnRemote(target, options, name);
     const isPublic = optionalBoolean("spawn()", "public", options.public) ?? true;
     const plan = planActor(target, options.args, name);
     const supervision = resolveSupervision("spawn()", options, resolveSupervision("spawn()", plan.defaults, DEFAULT_SUPERVISION));
@@ -269,6 +306,25 @@ export class ActorSystem {
     this.#shutdownListeners.add(listener);
   }
 
+  /** Spawns on another node by class name: the node's system actor builds it from its own class registry. */
+  async #spawnRemote(target: unknown, options: SpawnOptions, name: string | undefined): Promise<ActorRef> {
+    const node = optionalString("spawn()", "node", options.node)!;
+    if (typeof target !== "function") {
+      throw new PulsingRuntimeError("spawn() on another node takes a class registered with @remote on both nodes");
+    }
+    const className = remoteInfo(target)?.name ?? target.name;
+    if (this.#mesh === undefined) {
+      throw new PulsingRuntimeError(`spawn(): unknown node '${node}' (this system is not connected to a cluster)`);
+    }
+    const { node: _node, ...rest } = options;
+    const remoteSystem = new ActorRef(this.#router, new ActorId(node, SYSTEM_ACTOR_LOCAL_ID), SYSTEM_ACTOR_NAME);
+    const spawned = (await remoteSystem.invoke("spawnActor", [className, rest], "ask", undefined).promise) as {
+      actorId: string;
+      name?: string;
+    };
+    return new ActorRef(this.#router, ActorId.from(spawned.actorId), name);
+  }
+
   // --- routing -----------------------------------------------------------------------------------------------
 
   #route(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle {
@@ -277,6 +333,7 @@ export class ActorSystem {
       return new FailedCall(mode, target, method, new PulsingRuntimeError(`cannot call ${what}: the actor system is shut down`));
     }
     if (target.actorId.nodeId !== this.nodeId) {
+      if (this.#mesh !== undefined) return this.#mesh.call(target, method, args, mode, options);
       return new FailedCall(
         mode,
         target,
@@ -294,7 +351,28 @@ export class ActorSystem {
     }
     const call = new LocalCall(target, method, args, mode, options);
     cell.enqueue(call);
+    if (mode === "tell") call.settleValue(undefined); // handed over (a stopped actor has already rejected it)
     return call;
+  }
+
+  /** A call from the network for the local actor `localId`. */
+  #deliver(localId: number, call: InboundCall): void {
+    const cell = this.#state === "running" || localId === SYSTEM_ACTOR_LOCAL_ID ? this.#cells.get(localId) : undefined;
+    if (cell === undefined) {
+      call.respondError(
+        new PulsingRuntimeError(
+          this.#state === "running" ? `actor ${this.nodeId}:${localId} not found on node ${this.nodeId}` : `node ${this.nodeId} is shutting down`,
+        ),
+      );
+      return;
+    }
+    cell.enqueue(call);
+  }
+
+  /** A ref to `id` bound to this system (refs arriving in messages). */
+  #refFor(id: ActorId, name: string | undefined): ActorRef {
+    const cell = id.nodeId === this.nodeId ? this.#cells.get(id.localId) : undefined;
+    return new ActorRef(this.#router, cell?.id ?? id, name ?? cell?.name, cell);
   }
 
   // --- registry ----------------------------------------------------------------------------------------------
@@ -369,6 +447,7 @@ export class ActorSystem {
   async #spawnSystemActor(): Promise<void> {
     const actor = new SystemActor({
       nodeId: this.nodeId,
+      spawn: (className, options) => this.#spawnForPeer(className, options),
       listActors: () => this.#listActors(),
       nodeInfo: () => this.#nodeInfo(),
       metrics: () => this.#metrics(),
@@ -385,6 +464,22 @@ export class ActorSystem {
       concurrency: Infinity,
     });
     await this.#register(cell);
+  }
+
+  /** A peer's `spawn(Cls, { node: <this node> })`: build the class registered here under `className`. */
+  async #spawnForPeer(className: unknown, options: unknown): Promise<{ actorId: string; name?: string }> {
+    if (typeof className !== "string") throw new PulsingRuntimeError("spawnActor: className must be a string");
+    const cls = classByName(className);
+    if (cls === undefined) {
+      throw new PulsingRuntimeError(
+        `class '${className}' is not registered on node ${this.nodeId}: decorate it with @remote (or call remote()) in code that node runs` +
+          ` (registered: ${registeredClassNames().join(", ") || "none"})`,
+      );
+    }
+    const spawnOptions = (typeof options === "object" && options !== null ? options : {}) as SpawnOptions;
+    if (spawnOptions.node !== undefined) throw new PulsingRuntimeError("spawnActor: 'node' cannot be forwarded");
+    const ref = await this.spawn(cls, spawnOptions);
+    return ref.name !== undefined ? { actorId: String(ref.actorId), name: ref.name } : { actorId: String(ref.actorId) };
   }
 
   #listActors(): ActorInfo[] {
@@ -410,7 +505,7 @@ export class ActorSystem {
       runtime: this.runtime,
       version: VERSION,
       startedAt: this.startedAt,
-      classes: [],
+      classes: registeredClassNames(),
     };
   }
 
@@ -426,7 +521,12 @@ export class ActorSystem {
     }
     const members = { alive: 0, suspect: 0, dead: 0 };
     for (const m of this.members()) members[m.status]++;
-    return { nodeId: this.nodeId, uptimeMs: Date.now() - this.startedAt, actors: this.#cells.size, ...totals, members };
+    const transport = {
+      connections: this.#mesh?.node.getConnections().length ?? 0,
+      malformedFrames: this.#mesh?.counters.malformedFrames ?? 0,
+      oversizedFrames: this.#mesh?.counters.oversizedFrames ?? 0,
+    };
+    return { nodeId: this.nodeId, uptimeMs: Date.now() - this.startedAt, actors: this.#cells.size, ...totals, members, transport };
   }
 
   #health(): HealthStatus {
@@ -448,6 +548,7 @@ export class ActorSystem {
     this.#state = "stopping";
     const cells = [...this.#cells.values()].filter((c) => c.id.localId !== SYSTEM_ACTOR_LOCAL_ID);
     await Promise.all(cells.map((cell) => cell.stop("stopped: the actor system shut down")));
+    await this.#mesh?.stop().catch((error: unknown) => reportError("stopping the network failed", error));
     await this.#cells.get(SYSTEM_ACTOR_LOCAL_ID)?.stop("stopped: the actor system shut down");
     this.#state = "stopped";
     for (const wake of [...this.#nameWaiters.values()].flatMap((set) => [...set])) wake();
@@ -553,6 +654,12 @@ export function checkSystemOptions(options: ActorSystemOptions): void {
   if (options.seeds !== undefined && (!Array.isArray(options.seeds) || options.seeds.some((s) => typeof s !== "string"))) {
     throw new PulsingRuntimeError(`actorSystem(): 'seeds' must be an array of address strings, got ${show(options.seeds)}`);
   }
+  if (options.maxFrameSize !== undefined && (!Number.isInteger(options.maxFrameSize) || options.maxFrameSize < 1024)) {
+    throw new PulsingRuntimeError(`actorSystem(): 'maxFrameSize' must be an integer ≥ 1024 bytes, got ${show(options.maxFrameSize)}`);
+  }
+  if (options.privateKey !== undefined && !(options.privateKey instanceof Uint8Array)) {
+    throw new PulsingRuntimeError("actorSystem(): 'privateKey' must be a Uint8Array (a protobuf-encoded libp2p private key)");
+  }
   if (options.isHeadNode && options.headAddr !== undefined) {
     throw new PulsingRuntimeError("actorSystem(): 'isHeadNode' and 'headAddr' are mutually exclusive");
   }
@@ -562,12 +669,19 @@ function describeTarget(actor: unknown): string {
   return typeof actor === "string" ? `'${actor}'` : String(actor);
 }
 
-async function randomNodeId(): Promise<string> {
-  const [{ generateKeyPair }, { peerIdFromPrivateKey }] = await Promise.all([
-    import("@libp2p/crypto/keys"),
-    import("@libp2p/peer-id"),
-  ]);
-  return peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString();
+async function loadPrivateKey(bytes: Uint8Array | undefined): Promise<PrivateKey> {
+  const { generateKeyPair, privateKeyFromProtobuf } = await import("@libp2p/crypto/keys");
+  if (bytes === undefined) return generateKeyPair("Ed25519");
+  try {
+    return privateKeyFromProtobuf(bytes);
+  } catch (error) {
+    throw new PulsingRuntimeError(`actorSystem(): 'privateKey' is not a protobuf-encoded libp2p private key: ${(error as Error).message}`);
+  }
+}
+
+async function nodeIdOf(bytes: Uint8Array | undefined): Promise<string> {
+  const { peerIdFromPrivateKey } = await import("@libp2p/peer-id");
+  return peerIdFromPrivateKey(await loadPrivateKey(bytes)).toString();
 }
 
 function reportError(message: string, error: unknown): void {

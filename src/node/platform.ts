@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { SyncContextStore, type ContextStore } from "../actor/context-store.js";
 import type { Platform, RuntimeKind } from "../platform/platform.js";
+import { listenAddrs } from "../transport/addresses.js";
 
 /** The sync slot for sync methods, AsyncLocalStorage for async ones (see `ContextStore`). */
 class AsyncContextStore<T> extends SyncContextStore<T> implements ContextStore<T> {
@@ -18,8 +19,22 @@ class AsyncContextStore<T> extends SyncContextStore<T> implements ContextStore<T
 
 const runtime: RuntimeKind = typeof (globalThis as { Deno?: unknown }).Deno === "object" ? "deno" : "node";
 
-/** Node and Deno: AsyncLocalStorage keeps `currentContext()` valid across the awaits of async methods. */
+/**
+ * Node and Deno: AsyncLocalStorage keeps `currentContext()` valid across the awaits of async methods; nodes
+ * listen on TCP and WebSockets and dial seeds over TCP.
+ */
 export const platform: Platform = {
   runtime,
   createContextStore: () => new AsyncContextStore(),
+  transports: async ({ addr, seeds }) => {
+    // Node 20 has no global WebSocket, which @libp2p/websockets dials with.
+    if (typeof globalThis.WebSocket !== "function") {
+      const { WebSocket } = await import("ws");
+      (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
+    }
+    const [{ tcp }, { webSockets }] = await Promise.all([import("@libp2p/tcp"), import("@libp2p/websockets")]);
+    // A node that joins without an address still listens (on free ports) so that others can dial it.
+    const listen = addr !== undefined ? listenAddrs(addr) : seeds.length > 0 ? listenAddrs("0.0.0.0:0") : [];
+    return { transports: [tcp(), webSockets()], listen, seedTransport: "tcp" };
+  },
 };

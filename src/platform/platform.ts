@@ -3,6 +3,16 @@ import type { ContextStore } from "../actor/context-store.js";
 /** The kinds of runtime a node can be. */
 export type RuntimeKind = "node" | "browser" | "deno";
 
+/** The libp2p pieces a runtime contributes to a node. */
+export interface TransportPlan {
+  /** libp2p transport factories */
+  transports: unknown[];
+  /** multiaddrs to listen on */
+  listen: string[];
+  /** how `"host:port"` seeds are dialed from this runtime */
+  seedTransport: "tcp" | "ws";
+}
+
 /**
  * What differs between runtimes, chosen by package `imports` conditions (`#platform`), never by `if (isNode)`:
  * `src/node/platform.ts` for Node and Deno, `src/platform/browser.ts` elsewhere.
@@ -10,4 +20,6 @@ export type RuntimeKind = "node" | "browser" | "deno";
 export interface Platform {
   readonly runtime: RuntimeKind;
   createContextStore<T>(): ContextStore<T>;
+  /** Transports and listen addresses for a networked node (loaded on demand: standalone systems skip it). */
+  transports(options: { addr: string | undefined; seeds: readonly string[] }): Promise<TransportPlan>;
 }

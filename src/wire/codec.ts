@@ -21,6 +21,8 @@ export const EXT = {
   actorRef: 0x01,
   error: 0x02,
   message: 0x03,
+  actorProxy: 0x04,
+  actorId: 0x05,
   /** Never written: matching it means the value cannot be encoded. */
   refused: 0x7e,
 } as const;

@@ -1,0 +1,24 @@
+import type { Connection, Libp2p } from "@libp2p/interface";
+import type { ActorId } from "../actor/actor-id.js";
+import type { ActorRef } from "../actor/actor-ref.js";
+import type { InboundCall } from "../actor/call-types.js";
+import type { RefDecodeContext } from "../actor/ref-codec.js";
+
+/** What the mesh's links and sessions need from the node and its actor system. */
+export interface MeshContext {
+  readonly node: Libp2p;
+  readonly nodeId: string;
+  readonly maxFrameSize: number;
+  /** Rebuilds actor refs found in decoded values, bound to the local system. */
+  readonly refs: RefDecodeContext;
+  /** Hands an inbound call to the local actor `localId` (answers it with an error when there is none). */
+  deliver(localId: number, call: InboundCall): void;
+  /** Resolves once the connection is admitted (cluster secret); rejects with the reason otherwise. */
+  admitted(connection: Connection): Promise<void>;
+  /** Something failed with nobody to tell. */
+  report(message: string, error?: unknown): void;
+  /** Counts of frames this node could not use (for metrics and tests). */
+  readonly counters: { malformedFrames: number; oversizedFrames: number };
+}
+
+export type { ActorId, ActorRef };

@@ -1,0 +1,255 @@
+import { identify } from "@libp2p/identify";
+import type { Connection, Libp2p, PrivateKey } from "@libp2p/interface";
+import { noise } from "@libp2p/noise";
+import { ping } from "@libp2p/ping";
+import { yamux } from "@libp2p/yamux";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import { createLibp2p } from "libp2p";
+import { platform } from "#platform";
+import type { ActorRef } from "../actor/actor-ref.js";
+import type { CallHandle } from "../actor/call-handle.js";
+import type { CallMode, CallOptions, InboundCall } from "../actor/call-types.js";
+import type { RefDecodeContext } from "../actor/ref-codec.js";
+import { PulsingRuntimeError } from "../errors/errors.js";
+import { seedAddr } from "./addresses.js";
+import { AdmissionError, AdmissionGate } from "./admission.js";
+import { InboundSession } from "./inbound-session.js";
+import type { MeshContext } from "./mesh-context.js";
+import { describe, PeerLink } from "./peer-link.js";
+import { DEFAULT_MAX_FRAME_SIZE, RPC_PROTOCOL } from "./rpc-frames.js";
+
+export interface MeshInit {
+  privateKey: PrivateKey;
+  addr: string | undefined;
+  seeds: readonly string[];
+  passphrase: string | undefined;
+  maxFrameSize: number | undefined;
+  /** The local system's side: delivering calls and rebuilding refs. */
+  refs: RefDecodeContext;
+  deliver(localId: number, call: InboundCall): void;
+  report(message: string, error?: unknown): void;
+}
+
+/** How long `start()` waits for the first round of seed dials before returning (the dials go on). */
+const JOIN_WAIT_MS = 5_000;
+const SEED_BACKOFF_MIN_MS = 100;
+const SEED_BACKOFF_MAX_MS = 5_000;
+
+/**
+ * The network of one actor system: its libp2p node (transports per runtime, noise, yamux, identify, ping),
+ * admission (the cluster secret), one `PeerLink` per peer for outgoing calls, one `InboundSession` per incoming
+ * RPC stream, and the seeds it keeps connected to.
+ */
+export class Mesh {
+  readonly node: Libp2p;
+  readonly #ctx: MeshContext;
+  readonly #gate: AdmissionGate;
+  readonly #links = new Map<string, PeerLink>();
+  readonly #sessions = new Set<InboundSession>();
+  #stopping = false;
+  readonly #stopped = new AbortController();
+
+  private constructor(node: Libp2p, gate: AdmissionGate, ctx: MeshContext) {
+    this.node = node;
+    this.#gate = gate;
+    this.#ctx = ctx;
+  }
+
+  static async start(init: MeshInit): Promise<Mesh> {
+    const plan = await platform.transports({ addr: init.addr, seeds: init.seeds });
+    const node = await createLibp2p({
+      privateKey: init.privateKey,
+      addresses: { listen: plan.listen },
+      transports: plan.transports as never[],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      // Clusters join through a few seeds: the default of 5 inbound connections per second per IP is too low.
+      connectionManager: { inboundConnectionThreshold: 1_000 },
+      services: {
+        // Identify runs once a connection is admitted, so unadmitted peers learn nothing about us.
+        identify: identify({ runOnConnectionOpen: false }),
+        ping: ping(),
+      },
+    });
+    const counters = { malformedFrames: 0, oversizedFrames: 0 };
+    let gate: AdmissionGate | undefined;
+    const ctx: MeshContext = {
+      node,
+      nodeId: node.peerId.toString(),
+      maxFrameSize: init.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      refs: init.refs,
+      deliver: init.deliver,
+      admitted: (connection) => gate!.wait(connection),
+      report: init.report,
+      counters,
+    };
+    gate = await AdmissionGate.install(node, {
+      passphrase: init.passphrase,
+      onAdmitted: (connection) => {
+        if (connection.direction === "outbound") {
+          void (node.services.identify as { identify(c: Connection): Promise<unknown> }).identify(connection).catch(() => {});
+        }
+      },
+    });
+    const mesh = new Mesh(node, gate, ctx);
+    await node.handle(RPC_PROTOCOL, (stream, connection) => mesh.#accept(stream, connection), {
+      maxInboundStreams: 4,
+      runOnLimitedConnection: true,
+    });
+    node.addEventListener("peer:disconnect", (event) => {
+      const peer = event.detail.toString();
+      mesh.#links.get(peer)?.close(new PulsingRuntimeError(`connection to node ${peer} lost`));
+    });
+    await Promise.resolve(node.start());
+    try {
+      await mesh.#join(init.seeds.map((seed) => seedAddr(seed, plan.seedTransport)));
+    } catch (error) {
+      await Promise.resolve(node.stop()).catch(() => {});
+      throw error;
+    }
+    return mesh;
+  }
+
+  get nodeId(): string {
+    return this.#ctx.nodeId;
+  }
+
+  /** The multiaddrs this node listens on, with `/p2p/<nodeId>`. */
+  get addrs(): string[] {
+    return this.node.getMultiaddrs().map(String);
+  }
+
+  get counters(): { malformedFrames: number; oversizedFrames: number } {
+    return this.#ctx.counters;
+  }
+
+  /** Peers this node has an open connection to. */
+  connectedPeers(): string[] {
+    return [...new Set(this.node.getConnections().map((c) => c.remotePeer.toString()))];
+  }
+
+  /** Starts a call to an actor on another node. */
+  call(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle {
+    return this.link(target.actorId.nodeId).call(target, method, args, mode, options);
+  }
+
+  link(peer: string): PeerLink {
+    let link = this.#links.get(peer);
+    if (link === undefined) {
+      link = new PeerLink(this.#ctx, peer);
+      this.#links.set(peer, link);
+    }
+    return link;
+  }
+
+  /** Tells every peer we are going, then stops the node. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#stopped.abort();
+    const goodbyes: Promise<void>[] = [];
+    for (const link of this.#links.values()) goodbyes.push(link.goAway("shutdown"));
+    for (const session of this.#sessions) goodbyes.push(session.goAway("shutdown"));
+    await Promise.race([Promise.allSettled(goodbyes), new Promise((resolve) => setTimeout(resolve, 1_000))]);
+    await Promise.resolve(this.node.stop());
+  }
+
+  // --- inbound -----------------------------------------------------------------------------------------------
+
+  async #accept(stream: Parameters<Parameters<Libp2p["handle"]>[1]>[0], connection: Connection): Promise<void> {
+    try {
+      await this.#gate.wait(connection);
+    } catch (error) {
+      stream.abort(error instanceof Error ? error : new PulsingRuntimeError(describe(error)));
+      return;
+    }
+    if (this.#stopping) {
+      stream.abort(new PulsingRuntimeError("this node is shutting down"));
+      return;
+    }
+    const session = new InboundSession(this.#ctx, stream, connection);
+    this.#sessions.add(session);
+    stream.addEventListener("close", () => this.#sessions.delete(session), { once: true });
+  }
+
+  // --- seeds -------------------------------------------------------------------------------------------------
+
+  /**
+   * Dials every seed and keeps dialing (with backoff) those that are down or drop. Resolves when one seed is
+   * admitted or every seed has been tried once; rejects when seeds answered and all refused admission (a wrong
+   * or missing cluster secret is a configuration error worth failing `init()` for).
+   */
+  async #join(seeds: Multiaddr[]): Promise<void> {
+    if (seeds.length === 0) return;
+    const outcomes: Array<Promise<"admitted" | "unreachable" | AdmissionError>> = seeds.map((addr) => this.#keepSeed(addr));
+    const first = await Promise.race([
+      settleWhenJoined(outcomes),
+      new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), JOIN_WAIT_MS).unref?.()),
+    ]);
+    if (first instanceof AdmissionError) throw first;
+    if (first === "unreachable" || first === "timeout") {
+      this.#ctx.report(`no seed reachable yet (${seeds.map(String).join(", ")}); retrying in the background`);
+    }
+  }
+
+  /** Keeps one seed connected; the promise tells how the first attempt went. */
+  #keepSeed(addr: Multiaddr): Promise<"admitted" | "unreachable" | AdmissionError> {
+    const { promise, resolve } = Promise.withResolvers<"admitted" | "unreachable" | AdmissionError>();
+    const signal = this.#stopped.signal;
+    void (async () => {
+      let attempt = 0;
+      let seedPeer: string | undefined;
+      while (!signal.aborted) {
+        if (seedPeer !== undefined && this.node.getConnections().some((c) => c.remotePeer.toString() === seedPeer)) {
+          // Connected: wait for the seed to drop.
+          await new Promise<void>((wake) => {
+            const onDisconnect = (event: CustomEvent<{ toString(): string }>): void => {
+              if (event.detail.toString() !== seedPeer) return;
+              this.node.removeEventListener("peer:disconnect", onDisconnect);
+              wake();
+            };
+            this.node.addEventListener("peer:disconnect", onDisconnect);
+            signal.addEventListener("abort", () => wake(), { once: true });
+          });
+          attempt = 0;
+          continue;
+        }
+        try {
+          const connection = await this.node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
+          seedPeer = connection.remotePeer.toString();
+          await this.#gate.wait(connection);
+          resolve("admitted");
+          attempt = 0;
+          continue;
+        } catch (error) {
+          if (signal.aborted) break;
+          if (isSelfDial(error)) {
+            resolve("unreachable");
+            return; // a seed list that names this node itself
+          }
+          resolve(error instanceof AdmissionError && error.reason !== "closed" ? error : "unreachable");
+        }
+        const delay = Math.min(SEED_BACKOFF_MAX_MS, SEED_BACKOFF_MIN_MS * 2 ** attempt++) * (0.75 + Math.random() / 2);
+        await new Promise<void>((wake) => {
+          const timer = setTimeout(wake, delay);
+          signal.addEventListener("abort", () => (clearTimeout(timer), wake()), { once: true });
+        });
+      }
+      resolve("unreachable");
+    })();
+    return promise;
+  }
+}
+
+/** Resolves with the first "admitted"; otherwise, once all are in, with an admission error if any, else "unreachable". */
+async function settleWhenJoined(
+  outcomes: Array<Promise<"admitted" | "unreachable" | AdmissionError>>,
+): Promise<"admitted" | "unreachable" | AdmissionError> {
+  const admitted = Promise.any(outcomes.map((p) => p.then((o) => (o === "admitted" ? o : Promise.reject(o)))));
+  const all = Promise.all(outcomes).then((list) => list.find((o) => o instanceof AdmissionError) ?? "unreachable");
+  return admitted.catch(() => all);
+}
+
+function isSelfDial(error: unknown): boolean {
+  return (error as { name?: string } | null)?.name === "InvalidPeerIdError" || /dial self/i.test(describe(error));
+}

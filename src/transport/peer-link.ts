@@ -1,0 +1,279 @@
+import type { Stream } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { ActorRef } from "../actor/actor-ref.js";
+import { CallHandle, FailedCall } from "../actor/call-handle.js";
+import type { CallMode, CallOptions } from "../actor/call-types.js";
+import { PulsingRuntimeError } from "../errors/errors.js";
+import { FrameReader } from "../wire/frame-reader.js";
+import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
+import { FrameWriter } from "./frame-writer.js";
+import type { MeshContext } from "./mesh-context.js";
+import { decodeFrame, encodeFrame, peekFrameHeader, RPC_PROTOCOL } from "./rpc-frames.js";
+
+/**
+ * The calls this node makes to one peer: one long-lived RPC stream (opened on the first call, reopened after a
+ * loss), frames tagged with call ids, and the table of calls waiting for answers. Calls sent while the stream
+ * opens wait in order, so FIFO per caller holds across a dial. When the stream or connection goes, every waiting
+ * call fails at once with a `PulsingRuntimeError`; the next call dials again.
+ */
+export class PeerLink {
+  readonly peer: string;
+  readonly #ctx: MeshContext;
+  #stream: Stream | undefined;
+  #writer: FrameWriter | undefined;
+  #opening: Promise<void> | undefined;
+  /** Frames written before the stream was open, in order. */
+  #backlog: Uint8Array[] = [];
+  readonly #pending = new Map<number, RemoteCall>();
+  #nextId = 1;
+  #closed = false;
+
+  constructor(ctx: MeshContext, peer: string) {
+    this.#ctx = ctx;
+    this.peer = peer;
+  }
+
+  get pendingCalls(): number {
+    return this.#pending.size;
+  }
+
+  /** Starts a call to `target` (an actor on this link's peer). */
+  call(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle {
+    if (this.#closed) {
+      return new FailedCall(mode, target, method, new PulsingRuntimeError(`cannot call node ${this.peer}: this node is shutting down`));
+    }
+    const localId = target.actorId.localId;
+    const what = `the arguments of ${target.name ?? String(target.actorId)}.${method ?? "receive"}`;
+    if (mode === "tell") {
+      const frame: Frame = { kind: FrameKind.Tell, to: localId, method, args: args as unknown[] };
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeFrame(frame, this.#ctx.maxFrameSize, what);
+      } catch (error) {
+        return new FailedCall(mode, target, method, error);
+      }
+      const tell = new RemoteCall(this, 0, target, method, mode, options);
+      this.#write(bytes, tell);
+      return tell;
+    }
+    const id = this.#nextId++;
+    const call = new RemoteCall(this, id, target, method, mode, options);
+    const frame: Frame = {
+      kind: FrameKind.Call,
+      id,
+      to: localId,
+      method,
+      args: args as unknown[],
+      mode,
+      timeout: options?.timeout !== undefined ? Math.max(1, Math.ceil(options.timeout)) : 0,
+      credit: call.bufferSize,
+    };
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame(frame, this.#ctx.maxFrameSize, what);
+    } catch (error) {
+      call.settleError(error);
+      return call;
+    }
+    this.#pending.set(id, call);
+    this.#write(bytes, undefined);
+    return call;
+  }
+
+  /** @internal */
+  sendControl(frame: Frame): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame(frame, this.#ctx.maxFrameSize, "a control frame");
+    } catch (error) {
+      this.#ctx.report("could not send a control frame", error);
+      return;
+    }
+    if (this.#writer !== undefined) this.#writer.write(bytes);
+    // While the stream opens, control frames follow the call they are about; without a stream nothing of that
+    // call runs remotely any more, so they are moot.
+    else if (this.#opening !== undefined) this.#backlog.push(bytes);
+  }
+
+  /** @internal */
+  forget(id: number): void {
+    this.#pending.delete(id);
+  }
+
+  /** Fails every waiting call and drops the stream; a later call reopens it unless `final`. */
+  close(error: PulsingRuntimeError, final = false): void {
+    if (final) this.#closed = true;
+    const stream = this.#stream;
+    this.#stream = undefined;
+    this.#writer?.close();
+    this.#writer = undefined;
+    this.#backlog = [];
+    const calls = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const call of calls) call.settleError(error);
+    if (stream !== undefined && stream.status === "open") stream.abort(error);
+  }
+
+  /** Tells the peer this node is going away, then closes the stream gently. */
+  async goAway(reason: string): Promise<void> {
+    const stream = this.#stream;
+    if (this.#writer !== undefined) this.sendControl({ kind: FrameKind.GoAway, reason });
+    this.close(new PulsingRuntimeError(`this node is shutting down (${reason})`), true);
+    await stream?.close({ signal: AbortSignal.timeout(500) }).catch(() => {});
+  }
+
+  // --- stream ------------------------------------------------------------------------------------------------
+
+  #write(bytes: Uint8Array, tell: RemoteCall | undefined): void {
+    if (this.#writer !== undefined) {
+      this.#writer.write(bytes);
+      tell?.settleValue(undefined);
+      return;
+    }
+    this.#backlog.push(bytes);
+    if (tell !== undefined) this.#tells.push(tell);
+    this.#opening ??= this.#open().finally(() => (this.#opening = undefined));
+  }
+
+  /** Tells waiting for the stream: they resolve once handed to it. */
+  #tells: RemoteCall[] = [];
+
+  async #open(): Promise<void> {
+    let stream: Stream;
+    try {
+      const peerId = peerIdFromString(this.peer);
+      const connection = await this.#ctx.node.dial(peerId, { signal: AbortSignal.timeout(10_000) });
+      await this.#ctx.admitted(connection);
+      stream = await connection.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000), runOnLimitedConnection: true });
+    } catch (error) {
+      const reason = error instanceof PulsingRuntimeError ? error.message : describe(error);
+      const failure = new PulsingRuntimeError(`cannot reach node ${this.peer}: ${reason}`, error);
+      for (const tell of this.#tells) tell.settleError(failure);
+      this.#tells = [];
+      this.close(failure);
+      return;
+    }
+    if (this.#closed) {
+      stream.abort(new PulsingRuntimeError("shutting down"));
+      return;
+    }
+    this.#attach(stream);
+  }
+
+  #attach(stream: Stream): void {
+    this.#stream = stream;
+    stream.maxWriteBufferLength = Math.max(32 * 1024 * 1024, this.#ctx.maxFrameSize * 2);
+    const writer = new FrameWriter(stream, (error) => this.#lost(stream, error));
+    this.#writer = writer;
+    const reader = new FrameReader(this.#ctx.maxFrameSize, {
+      frame: (bytes) => this.#onFrame(bytes),
+      oversized: (length, head) => this.#onOversized(length, head),
+    });
+    stream.addEventListener("message", (event) => {
+      try {
+        for (const part of chunks(event.data)) reader.push(part);
+        if (reader.broken !== undefined) throw new PulsingRuntimeError(`protocol error from node ${this.peer}: ${reader.broken}`);
+      } catch (error) {
+        this.#lost(stream, error);
+      }
+    });
+    stream.addEventListener("close", (event) => this.#lost(stream, (event as { error?: unknown }).error), { once: true });
+    const backlog = this.#backlog;
+    this.#backlog = [];
+    for (const bytes of backlog) writer.write(bytes);
+    for (const tell of this.#tells) tell.settleValue(undefined);
+    this.#tells = [];
+  }
+
+  #lost(stream: Stream, cause: unknown): void {
+    if (this.#stream !== stream) return;
+    this.close(new PulsingRuntimeError(`connection to node ${this.peer} lost${cause ? `: ${describe(cause)}` : ""}`, cause));
+  }
+
+  #onFrame(bytes: Uint8Array): void {
+    let frame: Frame;
+    try {
+      frame = decodeFrame(bytes, this.#ctx.refs);
+    } catch (error) {
+      this.#ctx.counters.malformedFrames++;
+      const id = error instanceof FrameError ? error.id : undefined;
+      if (id !== undefined) this.#pending.get(id)?.settleError(error);
+      else this.#ctx.report(`dropped a malformed frame from node ${this.peer}`, error);
+      return;
+    }
+    switch (frame.kind) {
+      case FrameKind.Reply:
+        this.#pending.get(frame.id)?.settleValue(frame.value);
+        return;
+      case FrameKind.Error:
+        this.#pending.get(frame.id)?.settleError(asError(frame.error));
+        return;
+      case FrameKind.StreamOpen:
+        this.#pending.get(frame.id)?.settleStream(frame.stream, frame.msgType);
+        return;
+      case FrameKind.Items: {
+        const call = this.#pending.get(frame.id);
+        if (call !== undefined) for (const item of frame.items) call.item(item);
+        return;
+      }
+      case FrameKind.End:
+        this.#pending.get(frame.id)?.end();
+        return;
+      case FrameKind.GoAway:
+        this.close(new PulsingRuntimeError(`node ${this.peer} is shutting down: ${frame.reason}`));
+        return;
+      default:
+        this.#ctx.counters.malformedFrames++;
+        this.#ctx.report(`unexpected frame kind ${frame.kind} on the call stream from node ${this.peer}`);
+    }
+  }
+
+  #onOversized(length: number, head: Uint8Array): void {
+    this.#ctx.counters.oversizedFrames++;
+    const { id } = peekFrameHeader(head);
+    const error = new PulsingRuntimeError(
+      `a reply from node ${this.peer} is ${length} bytes, over this node's frame limit of ${this.#ctx.maxFrameSize} bytes (maxFrameSize)`,
+    );
+    if (id !== undefined) this.#pending.get(id)?.settleError(error);
+  }
+}
+
+/** A call to an actor on another node, as its caller holds it. */
+class RemoteCall extends CallHandle {
+  readonly #link: PeerLink;
+  readonly id: number;
+
+  constructor(link: PeerLink, id: number, target: ActorRef, method: string | undefined, mode: CallMode, options: CallOptions | undefined) {
+    super(mode, target, method, options);
+    this.#link = link;
+    this.id = id;
+  }
+
+  protected sendCredit(n: number): void {
+    this.#link.sendControl({ kind: FrameKind.Credit, id: this.id, n });
+  }
+
+  protected sendCancel(): void {
+    if (this.id !== 0) this.#link.sendControl({ kind: FrameKind.Cancel, id: this.id });
+  }
+
+  protected override onDone(): void {
+    if (this.id !== 0) this.#link.forget(this.id);
+  }
+}
+
+/** The parts of a `message` event's data (a Uint8ArrayList with yamux), without copying them together. */
+export function* chunks(data: Uint8Array | Iterable<Uint8Array>): Iterable<Uint8Array> {
+  if (data instanceof Uint8Array) yield data;
+  else yield* data;
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new PulsingRuntimeError(`remote error: ${String(value)}`);
+}
+
+export function describe(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (typeof error === "object" && error !== null && "message" in error) return String((error as { message: unknown }).message);
+  return String(error);
+}
