@@ -62,6 +62,9 @@ export interface PingReply {
 /** What the system actor reads from its system. */
 export interface SystemActorSource {
   spawn(className: unknown, options: unknown): Promise<{ actorId: string; name?: string }>;
+  registrySnapshot(): { incarnation: number; version: number; names: Array<[string, number]> };
+  probe(target: unknown, timeoutMs: unknown): Promise<boolean>;
+  headReport(report: unknown): unknown;
   listActors(): ActorInfo[];
   nodeInfo(): NodeInfo;
   metrics(): NodeMetrics;
@@ -98,6 +101,21 @@ export class SystemActor {
 
   ping(): PingReply {
     return { pong: true, nodeId: this.#source.nodeId, time: Date.now() };
+  }
+
+  /** This node's public named actors, versioned (what other members pull to repair their replica). */
+  registrySnapshot(): { incarnation: number; version: number; names: Array<[string, number]> } {
+    return this.#source.registrySnapshot();
+  }
+
+  /** Pings `nodeId` on behalf of a member that cannot reach it (SWIM's indirect probe). */
+  probe(nodeId: string, timeoutMs: number): Promise<boolean> {
+    return this.#source.probe(nodeId, timeoutMs);
+  }
+
+  /** Head-node mode: a worker's heartbeat, answered with the cluster view when the worker's is out of date. */
+  headReport(report: unknown): unknown {
+    return this.#source.headReport(report);
   }
 
   /** Spawns an instance of a class registered on this node (what `spawn(Cls, { node })` asks of it). */

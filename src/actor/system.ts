@@ -1,7 +1,12 @@
 import { platform } from "#platform";
 import { PulsingRuntimeError, toActorError } from "../errors/errors.js";
 import type { RuntimeKind } from "../platform/platform.js";
-import { checkOptionKeys, optionalBoolean, optionalDuration, optionalString, show } from "../util/options.js";
+import { checkOptionKeys, optionalBoolean, optionalDuration, optionalInteger, optionalString, show } from "../util/options.js";
+import type { Cluster, ClusterSystem } from "../cluster/cluster.js";
+import type { MembershipOptions } from "../cluster/membership.js";
+import type { RegistrySnapshot } from "../cluster/registry.js";
+import type { HeadReport } from "../cluster/head-membership.js";
+import type { ResolvePolicy } from "../cluster/resolve-policy.js";
 import { ActorCell, type CellHost } from "./actor-cell.js";
 import { ActorId } from "./actor-id.js";
 import { ActorRef, type CallRouter } from "./actor-ref.js";
@@ -42,6 +47,10 @@ export interface ActorSystemOptions {
   maxFrameSize?: number;
   /** This node's libp2p private key (protobuf bytes), for a stable `nodeId` across restarts. @default a fresh key */
   privateKey?: Uint8Array;
+  /** Cluster name and failure-detection timings (ms). */
+  membership?: MembershipOptions;
+  /** Which instance `resolve(name)` picks when several nodes host the name. @default "round-robin" */
+  resolvePolicy?: ResolvePolicy;
 }
 
 /** Options of `resolve()`. */
@@ -50,6 +59,8 @@ export interface ResolveOptions {
   timeout?: number;
   /** Only an instance on this node. */
   nodeId?: string;
+  /** Overrides the system's `resolvePolicy` for this lookup. */
+  policy?: ResolvePolicy;
 }
 
 /** Options of `spawn()`. `args` are the constructor's arguments (classes only). */
@@ -76,7 +87,26 @@ export interface Member {
   actors: string[];
 }
 
-const SYSTEM_OPTION_KEYS = ["addr", "seeds", "passphrase", "isHeadNode", "headAddr", "maxFrameSize", "privateKey"] as const;
+const SYSTEM_OPTION_KEYS = [
+  "addr",
+  "seeds",
+  "passphrase",
+  "isHeadNode",
+  "headAddr",
+  "maxFrameSize",
+  "privateKey",
+  "membership",
+  "resolvePolicy",
+] as const;
+const MEMBERSHIP_OPTION_KEYS = [
+  "cluster",
+  "heartbeatInterval",
+  "suspectAfter",
+  "probeTimeout",
+  "suspicionTimeout",
+  "indirectProbes",
+  "targetPeers",
+] as const;
 const SPAWN_OPTION_KEYS = [
   "name",
   "public",
@@ -90,8 +120,12 @@ const SPAWN_OPTION_KEYS = [
 ] as const;
 const MAX_NAME_LENGTH = 256;
 
-/** An actor system: the actors of one node and its door to the cluster. Create one with `actorSystem()`. */
-export class ActorSystem {
+/**
+ * An actor system: the actors of one node and its door to the cluster. Create one with `actorSystem()`.
+ * Membership events (`member:up`, `member:suspect`, `member:down`, each a `CustomEvent<Member>`) are dispatched
+ * on it: `system.addEventListener("member:down", (e) => e.detail.nodeId)`.
+ */
+export class ActorSystem extends EventTarget {
   readonly nodeId: string;
   readonly runtime: RuntimeKind = platform.runtime;
   readonly startedAt = Date.now();
@@ -117,6 +151,7 @@ export class ActorSystem {
 
   /** @internal Use `actorSystem()` or `init()`. */
   constructor(nodeId: string) {
+    super();
     this.nodeId = nodeId;
     (this.#host as { nodeId: string }).nodeId = nodeId;
   }
@@ -124,10 +159,11 @@ export class ActorSystem {
   /** @internal */
   static async create(options: ActorSystemOptions = {}): Promise<ActorSystem> {
     checkSystemOptions(options);
-    if (options.headAddr !== undefined || options.isHeadNode) {
-      throw new PulsingRuntimeError("head-node mode (headAddr/isHeadNode) is not available in this build yet");
+    if (options.isHeadNode && options.addr === undefined) {
+      throw new PulsingRuntimeError("actorSystem(): a head node needs 'addr' to listen on");
     }
-    const networked = options.addr !== undefined || (options.seeds?.length ?? 0) > 0;
+    const seeds = [...(options.headAddr !== undefined ? [options.headAddr] : []), ...(options.seeds ?? [])];
+    const networked = options.addr !== undefined || seeds.length > 0;
     if (!networked) {
       if (options.passphrase !== undefined) {
         throw new PulsingRuntimeError("actorSystem(): 'passphrase' needs a network: give 'addr' and/or 'seeds'");
@@ -145,18 +181,63 @@ export class ActorSystem {
       system.#mesh = await Mesh.start({
         privateKey,
         addr: options.addr,
-        seeds: options.seeds ?? [],
+        seeds,
         passphrase: options.passphrase,
         maxFrameSize: options.maxFrameSize,
         refs: { refFor: (id, name) => system.#refFor(id, name) },
         deliver: (localId, call) => system.#deliver(localId, call),
         report: (message, error) => reportError(message, error),
       });
+      const { Cluster } = await import("../cluster/cluster.js");
+      system.#cluster = new Cluster(system.#clusterSide(), system.#mesh, {
+        membership: options.membership ?? {},
+        resolvePolicy: options.resolvePolicy,
+        mode: options.isHeadNode ? "head" : options.headAddr !== undefined ? "worker" : "gossip",
+      });
+      system.#cluster.membership.registry.onChange((name) => system.#notifyName(name));
+      await system.#cluster.membership.start();
     } catch (error) {
       await system.shutdown();
       throw error;
     }
     return system;
+  }
+
+  #cluster: Cluster | undefined;
+  /** This node's public names: numbered changes, for the cluster registry. */
+  readonly #registryEpoch = Date.now();
+  #registryVersion = 0;
+
+  #clusterSide(): ClusterSystem {
+    return {
+      nodeId: this.nodeId,
+      runtime: this.runtime,
+      localSnapshot: () => this.#localSnapshot(),
+      load: () => {
+        const m = this.#metrics();
+        return { actors: m.actors, mailbox: m.mailboxDepth, inflight: m.inflight };
+      },
+      callSystemActor: (nodeId, method, args, timeoutMs) =>
+        new ActorRef(this.#router, new ActorId(nodeId, SYSTEM_ACTOR_LOCAL_ID), SYSTEM_ACTOR_NAME).invoke(method, args, "ask", {
+          timeout: timeoutMs,
+        }).promise,
+      emit: (type, member) => this.dispatchEvent(new CustomEvent(type, { detail: member })),
+      report: (message, error) => reportError(message, error),
+    };
+  }
+
+  #localSnapshot(): RegistrySnapshot {
+    const names: Array<[string, number]> = [];
+    for (const cell of this.#names.values()) {
+      if (cell.isPublic && cell.alive && cell.status !== "starting") names.push([cell.name!, cell.id.localId]);
+    }
+    return { incarnation: this.#registryEpoch, version: this.#registryVersion, names };
+  }
+
+  /** A public name appeared or went on this node: number the change and tell the cluster. */
+  #publicNamesChanged(added: Array<[string, number]>, removed: string[]): void {
+    this.#registryVersion++;
+    this.#cluster?.membership.localRegistryChanged(this.#localSnapshot(), added, removed);
   }
 
   /** The multiaddrs this node listens on (with `/p2p/<nodeId>`); empty for a standalone system. */
@@ -233,13 +314,13 @@ export class ActorSystem {
    */
   async resolve(name: string, options: ResolveOptions = {}): Promise<ActorRef> {
     this.#assertRunning("resolve()");
-    checkOptionKeys("resolve()", options, ["timeout", "nodeId"]);
+    checkOptionKeys("resolve()", options, ["timeout", "nodeId", "policy"]);
     checkName("resolve()", name);
     const timeout = optionalDuration("resolve()", "timeout", options.timeout);
     const nodeId = optionalString("resolve()", "nodeId", options.nodeId);
     const deadline = timeout === undefined ? 0 : Date.now() + timeout;
     for (;;) {
-      const found = this.#lookup(name, nodeId);
+      const found = this.#lookup(name, nodeId, options.policy);
       if (found !== undefined) return found;
       const left = deadline - Date.now();
       if (timeout === undefined || left <= 0) {
@@ -267,7 +348,10 @@ export class ActorSystem {
   /** Whether a named actor exists on this node or (when clustered) anywhere in the cluster. */
   async hasActor(name: string): Promise<boolean> {
     checkName("hasActor()", name);
-    return this.#lookup(name, undefined) !== undefined;
+    const local = this.#names.get(name);
+    if (local !== undefined && local.alive) return true;
+    const membership = this.#cluster?.membership;
+    return membership !== undefined && membership.registry.instances(name).some((e) => !membership.isDead(e.nodeId));
   }
 
   /** Stops a local actor by name, id or ref; resolves after its `onStop` ran. */
@@ -280,6 +364,7 @@ export class ActorSystem {
 
   /** A snapshot of the cluster's members (just this node when standalone). */
   members(): Member[] {
+    if (this.#cluster !== undefined) return this.#cluster.membership.members();
     return [
       {
         nodeId: this.nodeId,
@@ -333,6 +418,9 @@ export class ActorSystem {
       return new FailedCall(mode, target, method, new PulsingRuntimeError(`cannot call ${what}: the actor system is shut down`));
     }
     if (target.actorId.nodeId !== this.nodeId) {
+      if (this.#cluster?.membership.isDead(target.actorId.nodeId)) {
+        return new FailedCall(mode, target, method, new PulsingRuntimeError(`node ${target.actorId.nodeId} is dead`));
+      }
       if (this.#mesh !== undefined) return this.#mesh.call(target, method, args, mode, options);
       return new FailedCall(
         mode,
@@ -386,16 +474,30 @@ export class ActorSystem {
       this.#forget(cell);
       throw error;
     }
-    if (cell.name !== undefined) this.#notifyName(cell.name);
+    if (cell.name !== undefined) {
+      if (cell.isPublic && cell.id.localId !== SYSTEM_ACTOR_LOCAL_ID) this.#publicNamesChanged([[cell.name, cell.id.localId]], []);
+      this.#notifyName(cell.name);
+    }
     return new ActorRef(this.#router, cell.id, cell.name, cell);
   }
 
   #forget(cell: ActorCell): void {
     if (this.#cells.get(cell.id.localId) === cell) this.#cells.delete(cell.id.localId);
-    if (cell.name !== undefined && this.#names.get(cell.name) === cell) this.#names.delete(cell.name);
+    if (cell.name !== undefined && this.#names.get(cell.name) === cell) {
+      this.#names.delete(cell.name);
+      if (cell.isPublic && cell.id.localId !== SYSTEM_ACTOR_LOCAL_ID) this.#publicNamesChanged([], [cell.name]);
+    }
   }
 
-  #lookup(name: string, nodeId: string | undefined): ActorRef | undefined {
+  /** A named actor: a public one anywhere in the cluster (by the resolve policy), else a private one here. */
+  #lookup(name: string, nodeId: string | undefined, policy?: ResolvePolicy): ActorRef | undefined {
+    const entry = this.#cluster?.lookup(name, nodeId, policy);
+    if (entry !== undefined) {
+      const cell = entry.nodeId === this.nodeId ? this.#cells.get(entry.localId) : undefined;
+      if (entry.nodeId !== this.nodeId || (cell !== undefined && cell.alive)) {
+        return new ActorRef(this.#router, cell?.id ?? new ActorId(entry.nodeId, entry.localId), name, cell);
+      }
+    }
     if (nodeId === undefined || nodeId === this.nodeId) {
       const cell = this.#names.get(name);
       if (cell !== undefined && cell.alive && cell.status !== "starting") return new ActorRef(this.#router, cell.id, cell.name, cell);
@@ -448,6 +550,15 @@ export class ActorSystem {
     const actor = new SystemActor({
       nodeId: this.nodeId,
       spawn: (className, options) => this.#spawnForPeer(className, options),
+      registrySnapshot: () => this.#localSnapshot(),
+      headReport: (report) => {
+        if (this.#cluster === undefined) throw new PulsingRuntimeError("this node is not a head node");
+        return this.#cluster.headReport(report as HeadReport);
+      },
+      probe: async (target, timeoutMs) => {
+        if (typeof target !== "string" || typeof timeoutMs !== "number") throw new PulsingRuntimeError("probe(nodeId, timeoutMs)");
+        return (await this.#mesh?.ping(target, Math.min(timeoutMs, 10_000))) ?? false;
+      },
       listActors: () => this.#listActors(),
       nodeInfo: () => this.#nodeInfo(),
       metrics: () => this.#metrics(),
@@ -546,6 +657,7 @@ export class ActorSystem {
 
   async #doShutdown(): Promise<void> {
     this.#state = "stopping";
+    await this.#cluster?.membership.stop().catch((error: unknown) => reportError("leaving the cluster failed", error));
     const cells = [...this.#cells.values()].filter((c) => c.id.localId !== SYSTEM_ACTOR_LOCAL_ID);
     await Promise.all(cells.map((cell) => cell.stop("stopped: the actor system shut down")));
     await this.#mesh?.stop().catch((error: unknown) => reportError("stopping the network failed", error));
@@ -653,6 +765,18 @@ export function checkSystemOptions(options: ActorSystemOptions): void {
   optionalBoolean("actorSystem()", "isHeadNode", options.isHeadNode);
   if (options.seeds !== undefined && (!Array.isArray(options.seeds) || options.seeds.some((s) => typeof s !== "string"))) {
     throw new PulsingRuntimeError(`actorSystem(): 'seeds' must be an array of address strings, got ${show(options.seeds)}`);
+  }
+  if (options.membership !== undefined) {
+    checkOptionKeys("actorSystem(): membership", options.membership, MEMBERSHIP_OPTION_KEYS);
+    const m = options.membership;
+    optionalString("actorSystem(): membership", "cluster", m.cluster);
+    for (const key of ["heartbeatInterval", "suspectAfter", "probeTimeout", "suspicionTimeout"] as const) {
+      if (m[key] !== undefined && !(typeof m[key] === "number" && m[key]! >= 10)) {
+        throw new PulsingRuntimeError(`actorSystem(): membership.${key} must be a number of ms ≥ 10, got ${show(m[key])}`);
+      }
+    }
+    optionalInteger("actorSystem(): membership", "indirectProbes", m.indirectProbes, 0);
+    optionalInteger("actorSystem(): membership", "targetPeers", m.targetPeers, 1);
   }
   if (options.maxFrameSize !== undefined && (!Number.isInteger(options.maxFrameSize) || options.maxFrameSize < 1024)) {
     throw new PulsingRuntimeError(`actorSystem(): 'maxFrameSize' must be an integer ≥ 1024 bytes, got ${show(options.maxFrameSize)}`);

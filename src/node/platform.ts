@@ -27,10 +27,17 @@ export const platform: Platform = {
   runtime,
   createContextStore: () => new AsyncContextStore(),
   transports: async ({ addr, seeds }) => {
-    // Node 20 has no global WebSocket, which @libp2p/websockets dials with.
+    // Node 20 has no global WebSocket, which @libp2p/websockets dials with. `ws` sockets are EventEmitters: an
+    // 'error' (a refused dial) with no EventEmitter listener would crash the process, so one is always there.
     if (typeof globalThis.WebSocket !== "function") {
       const { WebSocket } = await import("ws");
-      (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
+      class QuietWebSocket extends WebSocket {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          this.on("error", () => {});
+        }
+      }
+      (globalThis as { WebSocket?: unknown }).WebSocket = QuietWebSocket;
     }
     const [{ tcp }, { webSockets }] = await Promise.all([import("@libp2p/tcp"), import("@libp2p/websockets")]);
     // A node that joins without an address still listens (on free ports) so that others can dial it.

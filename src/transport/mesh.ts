@@ -1,4 +1,7 @@
+import { gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { multiaddr } from "@multiformats/multiaddr";
 import type { Connection, Libp2p, PrivateKey } from "@libp2p/interface";
 import { noise } from "@libp2p/noise";
 import { ping } from "@libp2p/ping";
@@ -46,17 +49,23 @@ export class Mesh {
   readonly #gate: AdmissionGate;
   readonly #links = new Map<string, PeerLink>();
   readonly #sessions = new Set<InboundSession>();
+  /** Peers this node refuses to talk to (the connection gater; tests use it to cut a node off). */
+  readonly #blocked: Set<string>;
+  readonly #disconnectListeners = new Set<(peer: string) => void>();
   #stopping = false;
   readonly #stopped = new AbortController();
 
-  private constructor(node: Libp2p, gate: AdmissionGate, ctx: MeshContext) {
+  private constructor(node: Libp2p, gate: AdmissionGate, ctx: MeshContext, blocked: Set<string>) {
     this.node = node;
     this.#gate = gate;
     this.#ctx = ctx;
+    this.#blocked = blocked;
   }
 
   static async start(init: MeshInit): Promise<Mesh> {
     const plan = await platform.transports({ addr: init.addr, seeds: init.seeds });
+    const blocked = new Set<string>();
+    const isBlocked = async (peer: { toString(): string }): Promise<boolean> => blocked.has(peer.toString());
     const node = await createLibp2p({
       privateKey: init.privateKey,
       addresses: { listen: plan.listen },
@@ -65,10 +74,26 @@ export class Mesh {
       streamMuxers: [yamux()],
       // Clusters join through a few seeds: the default of 5 inbound connections per second per IP is too low.
       connectionManager: { inboundConnectionThreshold: 1_000 },
+      connectionGater: {
+        denyDialPeer: isBlocked,
+        denyInboundEncryptedConnection: isBlocked,
+        denyOutboundEncryptedConnection: isBlocked,
+      },
       services: {
         // Identify runs once a connection is admitted, so unadmitted peers learn nothing about us.
         identify: identify({ runOnConnectionOpen: false }),
         ping: ping(),
+        // Membership gossip: small clusters need a low mesh degree and publishing with no mesh yet.
+        pubsub: gossipsub({
+          allowPublishToZeroTopicPeers: true,
+          emitSelf: false,
+          D: 4,
+          Dlo: 3,
+          Dhi: 8,
+          Dout: 2,
+          Dlazy: 4,
+          heartbeatInterval: 700,
+        }),
       },
     });
     const counters = { malformedFrames: 0, oversizedFrames: 0 };
@@ -91,7 +116,7 @@ export class Mesh {
         }
       },
     });
-    const mesh = new Mesh(node, gate, ctx);
+    const mesh = new Mesh(node, gate, ctx, blocked);
     await node.handle(RPC_PROTOCOL, (stream, connection) => mesh.#accept(stream, connection), {
       maxInboundStreams: 4,
       runOnLimitedConnection: true,
@@ -99,6 +124,7 @@ export class Mesh {
     node.addEventListener("peer:disconnect", (event) => {
       const peer = event.detail.toString();
       mesh.#links.get(peer)?.close(new PulsingRuntimeError(`connection to node ${peer} lost`));
+      for (const listener of mesh.#disconnectListeners) listener(peer);
     });
     await Promise.resolve(node.start());
     try {
@@ -123,9 +149,76 @@ export class Mesh {
     return this.#ctx.counters;
   }
 
+  /** The peers reached through the seeds (in seed order, once known). */
+  seedPeers(): string[] {
+    return this.#seedPeers.filter((peer): peer is string => peer !== undefined);
+  }
+
+  #seedPeers: Array<string | undefined> = [];
+
   /** Peers this node has an open connection to. */
   connectedPeers(): string[] {
     return [...new Set(this.node.getConnections().map((c) => c.remotePeer.toString()))];
+  }
+
+  /** Whether `peer` has passed admission on some open connection. */
+  isAdmitted(peer: string): boolean {
+    return this.#gate.isAdmitted(peer);
+  }
+
+  onPeerDisconnected(listener: (peer: string) => void): void {
+    this.#disconnectListeners.add(listener);
+  }
+
+  /** A libp2p ping of `peer` (dialing it if needed); false when it does not answer within `timeoutMs`. */
+  async ping(peer: string, timeoutMs: number): Promise<boolean> {
+    if (this.#stopping || this.#blocked.has(peer)) return false;
+    try {
+      const pinger = this.node.services.ping as { ping(peer: unknown, options: { signal: AbortSignal }): Promise<number> };
+      await pinger.ping(peerIdFromString(peer), { signal: AbortSignal.timeout(timeoutMs) });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Records `addrs` for `peer` and dials it (admission included). */
+  async connect(peer: string, addrs: string[]): Promise<void> {
+    if (this.#stopping || this.#blocked.has(peer)) return;
+    const peerId = peerIdFromString(peer);
+    await this.learn(peer, addrs);
+    const connection = await this.node.dial(peerId, { signal: AbortSignal.timeout(5_000) });
+    await this.#gate.wait(connection);
+  }
+
+  /** Remembers where `peer` listens, so calls to it can dial it. */
+  async learn(peer: string, addrs: string[]): Promise<void> {
+    const multiaddrs = addrs.flatMap((a) => {
+      try {
+        return [multiaddr(a)];
+      } catch {
+        return [];
+      }
+    });
+    if (multiaddrs.length > 0) await this.node.peerStore.merge(peerIdFromString(peer), { multiaddrs });
+  }
+
+  /** A member was declared dead: what waits on it fails now, with the reason. */
+  memberGone(peer: string, why: string): void {
+    this.#links.get(peer)?.close(new PulsingRuntimeError(`node ${peer} is dead (${why})`));
+  }
+
+  /** Refuses all traffic with `peers` and drops their connections (how tests cut a node off). */
+  async block(peers: Iterable<string>): Promise<void> {
+    for (const peer of peers) {
+      this.#blocked.add(peer);
+      await Promise.resolve(this.node.hangUp(peerIdFromString(peer))).catch(() => {});
+    }
+  }
+
+  /** Lets `peers` in again. */
+  unblock(peers: Iterable<string>): void {
+    for (const peer of peers) this.#blocked.delete(peer);
   }
 
   /** Starts a call to an actor on another node. */
@@ -181,7 +274,8 @@ export class Mesh {
    */
   async #join(seeds: Multiaddr[]): Promise<void> {
     if (seeds.length === 0) return;
-    const outcomes: Array<Promise<"admitted" | "unreachable" | AdmissionError>> = seeds.map((addr) => this.#keepSeed(addr));
+    this.#seedPeers = seeds.map(() => undefined);
+    const outcomes: Array<Promise<"admitted" | "unreachable" | AdmissionError>> = seeds.map((addr, index) => this.#keepSeed(addr, index));
     const first = await Promise.race([
       settleWhenJoined(outcomes),
       new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), JOIN_WAIT_MS).unref?.()),
@@ -193,7 +287,7 @@ export class Mesh {
   }
 
   /** Keeps one seed connected; the promise tells how the first attempt went. */
-  #keepSeed(addr: Multiaddr): Promise<"admitted" | "unreachable" | AdmissionError> {
+  #keepSeed(addr: Multiaddr, index: number): Promise<"admitted" | "unreachable" | AdmissionError> {
     const { promise, resolve } = Promise.withResolvers<"admitted" | "unreachable" | AdmissionError>();
     const signal = this.#stopped.signal;
     void (async () => {
@@ -218,6 +312,7 @@ export class Mesh {
           const connection = await this.node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
           seedPeer = connection.remotePeer.toString();
           await this.#gate.wait(connection);
+          this.#seedPeers[index] = seedPeer;
           resolve("admitted");
           attempt = 0;
           continue;

@@ -1,0 +1,91 @@
+import type { Member } from "../actor/system.js";
+import type { RuntimeKind } from "../platform/platform.js";
+import type { Registry, RegistrySnapshot } from "./registry.js";
+
+/** Timings of membership and failure detection (ms). */
+export interface MembershipOptions {
+  /** Cluster name: nodes only see members of the same cluster. @default "default" */
+  cluster?: string;
+  /** How often a node announces itself. @default 500 */
+  heartbeatInterval?: number;
+  /** Silence after which a member is probed (widened for members whose heartbeats are irregular). @default 1500 */
+  suspectAfter?: number;
+  /** How long a direct or indirect probe may take. @default 500 */
+  probeTimeout?: number;
+  /** How long a suspect has to refute before it is declared dead. @default 1000 */
+  suspicionTimeout?: number;
+  /** Members asked to probe a silent member on our behalf. @default 2 */
+  indirectProbes?: number;
+  /** Connections to other members a node keeps (more are made on demand for calls). @default 6 */
+  targetPeers?: number;
+}
+
+export const DEFAULT_MEMBERSHIP: Required<MembershipOptions> = {
+  cluster: "default",
+  heartbeatInterval: 500,
+  suspectAfter: 1_500,
+  probeTimeout: 500,
+  suspicionTimeout: 1_000,
+  indirectProbes: 2,
+  targetPeers: 6,
+};
+
+/** What a node reports about its load in heartbeats. */
+export interface MemberLoad {
+  actors: number;
+  mailbox: number;
+  inflight: number;
+  /** Event-loop lag, ms */
+  lag: number;
+}
+
+/** A membership event's detail. */
+export type MemberEventType = "member:up" | "member:suspect" | "member:down";
+
+/** Byte counts of membership traffic, for the benchmark of its cost. */
+export interface GossipCounters {
+  bytesOut: number;
+  bytesIn: number;
+  messagesOut: number;
+  messagesIn: number;
+}
+
+/** The membership service as the actor system uses it (gossip or head-node mode). */
+export interface Membership {
+  readonly registry: Registry;
+  readonly counters: GossipCounters;
+  start(): Promise<void>;
+  /** Leaves the cluster (others see the node go at once). */
+  stop(): Promise<void>;
+  members(): Member[];
+  /** Whether calls to `nodeId` should fail fast (declared dead). */
+  isDead(nodeId: string): boolean;
+  /** This node's names changed: tell the others. */
+  localRegistryChanged(snapshot: RegistrySnapshot, added: Array<[string, number]>, removed: string[]): void;
+  /** A connection to `nodeId` dropped: check on it now rather than at the next silence. */
+  peerDisconnected(nodeId: string): void;
+}
+
+/** What membership needs from its node. */
+export interface MembershipHost {
+  readonly nodeId: string;
+  readonly runtime: RuntimeKind;
+  addrs(): string[];
+  load(lag: number): MemberLoad;
+  localSnapshot(): RegistrySnapshot;
+  /** Pulls a member's registry (over RPC, reliable). */
+  fetchSnapshot(nodeId: string): Promise<RegistrySnapshot>;
+  /** A libp2p ping of `nodeId` within `timeoutMs`. */
+  ping(nodeId: string, timeoutMs: number): Promise<boolean>;
+  /** Asks `via` to ping `target` for us. */
+  probeVia(via: string, target: string, timeoutMs: number): Promise<boolean>;
+  /** Makes sure there is a connection to `nodeId` (at `addrs`) when below the target degree. */
+  connect(nodeId: string, addrs: string[]): Promise<void>;
+  /** Remembers where `nodeId` listens, so that calls to it can dial it. */
+  learn(nodeId: string, addrs: string[]): Promise<void>;
+  connectedPeers(): string[];
+  /** A member was declared dead or left: fail what waits on it. */
+  memberGone(nodeId: string, why: string): void;
+  emit(type: MemberEventType, member: Member): void;
+  report(message: string, error?: unknown): void;
+}
