@@ -84,6 +84,8 @@ export class AdmissionGate {
   readonly #init: AdmissionInit;
   readonly #timeoutMs: number;
   readonly #states = new Map<string, ConnectionState>();
+  /** Admitted open connections per peer (gossip validation asks for every message). */
+  readonly #admitted = new Map<string, number>();
   readonly #self: string;
 
   private constructor(node: Libp2p, key: CryptoKey | undefined, init: AdmissionInit) {
@@ -117,10 +119,7 @@ export class AdmissionGate {
 
   /** Whether some open connection to `peer` has been admitted. */
   isAdmitted(peer: string): boolean {
-    for (const connection of this.#node.getConnections()) {
-      if (connection.remotePeer.toString() === peer && this.#states.get(connection.id)?.admitted === true) return true;
-    }
-    return false;
+    return (this.#admitted.get(peer) ?? 0) > 0;
   }
 
   #state(connection: Connection): ConnectionState {
@@ -142,6 +141,12 @@ export class AdmissionGate {
         // Let a refusal that already arrived be read first: it names the reason, a bare close does not.
         setTimeout(() => {
           this.#finish(connection, new AdmissionError("closed", connection.remotePeer.toString(), false));
+          if (this.#states.get(connection.id)?.admitted === true) {
+            const peer = connection.remotePeer.toString();
+            const left = (this.#admitted.get(peer) ?? 1) - 1;
+            if (left > 0) this.#admitted.set(peer, left);
+            else this.#admitted.delete(peer);
+          }
           this.#states.delete(connection.id);
         }, 0);
       },
@@ -156,6 +161,8 @@ export class AdmissionGate {
     state.done = true;
     if (error === undefined) {
       state.admitted = true;
+      const peer = connection.remotePeer.toString();
+      this.#admitted.set(peer, (this.#admitted.get(peer) ?? 0) + 1);
       state.resolve();
       this.#init.onAdmitted?.(connection);
     } else {

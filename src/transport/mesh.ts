@@ -216,10 +216,13 @@ export class Mesh {
     }
   }
 
-  /** Lets `peers` in again. */
+  /** Lets `peers` in again, and retries the seeds now rather than at their next backoff. */
   unblock(peers: Iterable<string>): void {
     for (const peer of peers) this.#blocked.delete(peer);
+    this.#retrySeeds.dispatchEvent(new Event("retry"));
   }
+
+  readonly #retrySeeds = new EventTarget();
 
   /** Starts a call to an actor on another node. */
   call(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle {
@@ -297,13 +300,16 @@ export class Mesh {
         if (seedPeer !== undefined && this.node.getConnections().some((c) => c.remotePeer.toString() === seedPeer)) {
           // Connected: wait for the seed to drop.
           await new Promise<void>((wake) => {
-            const onDisconnect = (event: CustomEvent<{ toString(): string }>): void => {
-              if (event.detail.toString() !== seedPeer) return;
+            const done = (): void => {
               this.node.removeEventListener("peer:disconnect", onDisconnect);
+              signal.removeEventListener("abort", done);
               wake();
             };
+            const onDisconnect = (event: CustomEvent<{ toString(): string }>): void => {
+              if (event.detail.toString() === seedPeer) done();
+            };
             this.node.addEventListener("peer:disconnect", onDisconnect);
-            signal.addEventListener("abort", () => wake(), { once: true });
+            signal.addEventListener("abort", done, { once: true });
           });
           attempt = 0;
           continue;
@@ -326,8 +332,15 @@ export class Mesh {
         }
         const delay = Math.min(SEED_BACKOFF_MAX_MS, SEED_BACKOFF_MIN_MS * 2 ** attempt++) * (0.75 + Math.random() / 2);
         await new Promise<void>((wake) => {
-          const timer = setTimeout(wake, delay);
-          signal.addEventListener("abort", () => (clearTimeout(timer), wake()), { once: true });
+          const done = (): void => {
+            clearTimeout(timer);
+            this.#retrySeeds.removeEventListener("retry", done);
+            signal.removeEventListener("abort", done);
+            wake();
+          };
+          const timer = setTimeout(done, delay);
+          signal.addEventListener("abort", done, { once: true });
+          this.#retrySeeds.addEventListener("retry", done);
         });
       }
       resolve("unreachable");

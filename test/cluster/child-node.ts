@@ -2,7 +2,11 @@
  * A cluster node in its own process, for multi-process tests: `node … child-node.ts '<json options>'`.
  * Registers the fixture actor classes, starts an actor system with the given options, prints one JSON line
  * `{ "ready": { nodeId, addrs } }` (or `{ "error": … }`), and runs until its stdin closes or it is killed.
- * Lines written to its stdin are commands: `{"spawn": {"cls": "Counter", "name": "c", "args": [1]}}`.
+ * Lines written to its stdin are commands, each answered with one line:
+ *   {"spawn": {"cls": "Counter", "name": "c", "args": [1]}}   → {"spawned": "<actorId>"}
+ *   {"call": {"name": "c", "method": "incr", "args": [], "timeout": 5000}} → {"result": …, "nodeId": …}
+ *   {"members": true}                                     → {"members": [...]}
+ *   {"partition": ["<nodeId>", …]} / {"heal": [...]}      → {"ok": true}   (cuts this node off / lets it back)
  */
 import * as pul from "pulsing";
 import * as fixtures from "../fixtures/actors.js";
@@ -40,12 +44,30 @@ process.stdin.on("data", (chunk: string) => {
 process.stdin.on("end", () => void pul.shutdown().then(() => process.exit(0)));
 process.on("SIGTERM", () => void pul.shutdown().then(() => process.exit(0)));
 
+interface TestMesh {
+  block(peers: string[]): Promise<void>;
+  unblock(peers: string[]): void;
+}
+
 async function handle(command: Record<string, unknown>): Promise<void> {
   try {
     if ("spawn" in command) {
       const { cls, ...spawnOptions } = command.spawn as { cls: keyof typeof fixtures } & pul.SpawnOptions;
       const ref = await system.spawn(fixtures[cls], spawnOptions);
       say({ spawned: String(ref.actorId) });
+    } else if ("call" in command) {
+      const { name, method, args, timeout } = command.call as { name: string; method: string; args: unknown[]; timeout?: number };
+      const ref = await system.resolve(name, { timeout: timeout ?? 5_000 });
+      const result = await ref.invoke(method, args, "ask", { timeout: timeout ?? 5_000 }).promise;
+      say({ result, nodeId: ref.actorId.nodeId });
+    } else if ("members" in command) {
+      say({ members: system.members() });
+    } else if ("partition" in command) {
+      await (system as unknown as { mesh: TestMesh }).mesh.block(command.partition as string[]);
+      say({ ok: true });
+    } else if ("heal" in command) {
+      (system as unknown as { mesh: TestMesh }).mesh.unblock(command.heal as string[]);
+      say({ ok: true });
     }
   } catch (error) {
     say({ error: { name: (error as Error).name, message: (error as Error).message } });
