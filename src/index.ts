@@ -59,6 +59,10 @@ export type { RestartPolicy, SupervisionOptions } from "./actor/supervision.js";
 export { SystemActor } from "./actor/system-actor.js";
 export type { ActorInfo, NodeInfo, NodeMetrics, HealthStatus, PingReply } from "./actor/system-actor.js";
 export type { RuntimeKind } from "./platform/platform.js";
+export type { ConnectionInfo } from "./transport/mesh.js";
+export type { MembershipOptions } from "./cluster/membership.js";
+export type { ResolvePolicy } from "./cluster/resolve-policy.js";
+export type { NameEntry } from "./cluster/registry.js";
 
 export {
   PulsingError,

@@ -15,7 +15,7 @@ import { isBehavior } from "./behavior.js";
 import { FailedCall, type CallHandle } from "./call-handle.js";
 import type { CallMode, CallOptions, InboundCall } from "./call-types.js";
 import type { PrivateKey } from "@libp2p/interface";
-import type { Mesh } from "../transport/mesh.js";
+import type { ConnectionInfo, Mesh } from "../transport/mesh.js";
 import { classByName, registeredClassNames, remoteInfo, type RemoteOptions } from "./class-registry.js";
 import { LocalCall } from "./local-call.js";
 import { DEFAULT_SUPERVISION, resolveSupervision, type SupervisionOptions } from "./supervision.js";
@@ -190,7 +190,7 @@ export class ActorSystem extends EventTarget {
       });
       const { Cluster } = await import("../cluster/cluster.js");
       system.#cluster = new Cluster(system.#clusterSide(), system.#mesh, {
-        membership: options.membership ?? {},
+        membership: { targetPeers: system.#mesh.targetPeers, ...options.membership },
         resolvePolicy: options.resolvePolicy,
         mode: options.isHeadNode ? "head" : options.headAddr !== undefined ? "worker" : "gossip",
       });
@@ -374,6 +374,11 @@ export class ActorSystem extends EventTarget {
         actors: this.#publicNames(),
       },
     ];
+  }
+
+  /** This node's open connections to other nodes, with their kind (empty when standalone). */
+  connections(): ConnectionInfo[] {
+    return this.#mesh?.connections() ?? [];
   }
 
   /** Stops every actor and leaves the cluster. Idempotent. */

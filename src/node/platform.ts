@@ -39,9 +39,25 @@ export const platform: Platform = {
       }
       (globalThis as { WebSocket?: unknown }).WebSocket = QuietWebSocket;
     }
-    const [{ tcp }, { webSockets }] = await Promise.all([import("@libp2p/tcp"), import("@libp2p/websockets")]);
+    const [{ tcp }, { webSockets }, { circuitRelayServer, circuitRelayTransport }] = await Promise.all([
+      import("@libp2p/tcp"),
+      import("@libp2p/websockets"),
+      import("@libp2p/circuit-relay-v2"),
+    ]);
     // A node that joins without an address still listens (on free ports) so that others can dial it.
     const listen = addr !== undefined ? listenAddrs(addr) : seeds.length > 0 ? listenAddrs("0.0.0.0:0") : [];
-    return { transports: [tcp(), webSockets()], listen, seedTransport: "tcp" };
+    return {
+      // The relay transport lets this node reach browser tabs through a seed's relay.
+      transports: [tcp(), webSockets(), circuitRelayTransport()],
+      listen,
+      seedTransport: "tcp",
+      // Every listening node relays for browser tabs (signalling for their WebRTC, and the fallback path).
+      // Relayed connections carry admitted cluster traffic, so libp2p's default data/time limits are off.
+      services:
+        listen.length > 0 ? { relay: circuitRelayServer({ reservations: { maxReservations: 256, applyDefaultLimit: false } }) } : {},
+      gater: {},
+      maxConnections: 300,
+      targetPeers: 6,
+    };
   },
 };

@@ -2,11 +2,31 @@ import { SyncContextStore } from "../actor/context-store.js";
 import { PulsingRuntimeError } from "../errors/errors.js";
 import type { Platform } from "./platform.js";
 
-/** Browsers (and any runtime without async context tracking). */
+/**
+ * Browsers (and any runtime without async context tracking). A tab dials its seeds over WebSockets, reserves a
+ * slot on their circuit relays, and listens on `/webrtc` so other tabs can reach it directly (signalling goes
+ * through the relay; the relayed connection stays as the fallback).
+ */
 export const platform: Platform = {
   runtime: "browser",
   createContextStore: () => new SyncContextStore(),
-  transports: async () => {
-    throw new PulsingRuntimeError("browser nodes are not available in this build yet");
+  transports: async ({ addr }) => {
+    if (addr !== undefined) throw new PulsingRuntimeError("a browser node cannot listen on an address: give it only 'seeds'");
+    const [{ webSockets }, { webRTC }, { circuitRelayTransport }] = await Promise.all([
+      import("@libp2p/websockets"),
+      import("@libp2p/webrtc"),
+      import("@libp2p/circuit-relay-v2"),
+    ]);
+    return {
+      transports: [webSockets(), webRTC({ rtcConfiguration: { iceServers: [] } }), circuitRelayTransport({ reservationConcurrency: 2 })],
+      listen: ["/p2p-circuit", "/webrtc"],
+      seedTransport: "ws",
+      services: {},
+      // The browser default refuses ws:// and private or loopback addresses, which is where clusters on a LAN or
+      // this machine live; admission (the cluster secret) is what guards connections here.
+      gater: { denyDialMultiaddr: async () => false },
+      maxConnections: 24,
+      targetPeers: 3,
+    };
   },
 };

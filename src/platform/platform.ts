@@ -11,6 +11,14 @@ export interface TransportPlan {
   listen: string[];
   /** how `"host:port"` seeds are dialed from this runtime */
   seedTransport: "tcp" | "ws";
+  /** extra libp2p services (a seed's circuit relay server) */
+  services: Record<string, unknown>;
+  /** connection gater rules of this runtime (merged with the mesh's own) */
+  gater: Record<string, unknown>;
+  /** connection limits suited to the runtime (browsers keep few) */
+  maxConnections: number;
+  /** connections to other members a node keeps by default */
+  targetPeers: number;
 }
 
 /**

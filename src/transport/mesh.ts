@@ -55,8 +55,12 @@ export class Mesh {
   #stopping = false;
   readonly #stopped = new AbortController();
 
-  private constructor(node: Libp2p, gate: AdmissionGate, ctx: MeshContext, blocked: Set<string>) {
+  /** Connections to other members this runtime keeps by default (browsers keep few). */
+  readonly targetPeers: number;
+
+  private constructor(node: Libp2p, gate: AdmissionGate, ctx: MeshContext, blocked: Set<string>, targetPeers: number) {
     this.node = node;
+    this.targetPeers = targetPeers;
     this.#gate = gate;
     this.#ctx = ctx;
     this.#blocked = blocked;
@@ -73,13 +77,15 @@ export class Mesh {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       // Clusters join through a few seeds: the default of 5 inbound connections per second per IP is too low.
-      connectionManager: { inboundConnectionThreshold: 1_000 },
+      connectionManager: { inboundConnectionThreshold: 1_000, maxConnections: plan.maxConnections },
       connectionGater: {
+        ...plan.gater,
         denyDialPeer: isBlocked,
         denyInboundEncryptedConnection: isBlocked,
         denyOutboundEncryptedConnection: isBlocked,
       },
       services: {
+        ...plan.services,
         // Identify runs once a connection is admitted, so unadmitted peers learn nothing about us.
         identify: identify({ runOnConnectionOpen: false }),
         ping: ping(),
@@ -105,6 +111,7 @@ export class Mesh {
       refs: init.refs,
       deliver: init.deliver,
       admitted: (connection) => gate!.wait(connection),
+      dial: (peer, signal) => dialPreferringDirect(node, peer, signal),
       report: init.report,
       counters,
     };
@@ -116,7 +123,7 @@ export class Mesh {
         }
       },
     });
-    const mesh = new Mesh(node, gate, ctx, blocked);
+    const mesh = new Mesh(node, gate, ctx, blocked, plan.targetPeers);
     await node.handle(RPC_PROTOCOL, (stream, connection) => mesh.#accept(stream, connection), {
       maxInboundStreams: 4,
       runOnLimitedConnection: true,
@@ -147,6 +154,17 @@ export class Mesh {
 
   get counters(): { malformedFrames: number; oversizedFrames: number } {
     return this.#ctx.counters;
+  }
+
+  /** This node's open connections, by peer and kind (a tab↔tab link is "webrtc" when direct, "relay" when not). */
+  connections(): ConnectionInfo[] {
+    return this.node.getConnections().map((c) => ({
+      nodeId: c.remotePeer.toString(),
+      transport: transportOf(c),
+      direction: c.direction,
+      relayed: isRelayed(c),
+      admitted: this.#gate.isAdmitted(c.remotePeer.toString()),
+    }));
   }
 
   /** The peers reached through the seeds (in seed order, once known). */
@@ -347,6 +365,54 @@ export class Mesh {
     })();
     return promise;
   }
+}
+
+/** One open connection, as `system.connections()` reports it. */
+export interface ConnectionInfo {
+  nodeId: string;
+  transport: "tcp" | "websocket" | "webrtc" | "relay" | "other";
+  direction: "inbound" | "outbound";
+  relayed: boolean;
+  admitted: boolean;
+}
+
+function transportOf(connection: Connection): ConnectionInfo["transport"] {
+  const addr = connection.remoteAddr.toString();
+  if (/\/webrtc(\/|$)/.test(addr)) return "webrtc";
+  if (addr.includes("/p2p-circuit")) return "relay";
+  if (/\/wss?(\/|$)/.test(addr)) return "websocket";
+  if (addr.includes("/tcp/")) return "tcp";
+  return "other";
+}
+
+/** Whether a connection goes through a relay (limited, slower) rather than directly. */
+export function isRelayed(connection: Connection): boolean {
+  // A WebRTC address names the relay it was signalled through, but the connection itself is direct.
+  if (transportOf(connection) === "webrtc") return false;
+  return connection.limits !== undefined || connection.remoteAddr.toString().includes("/p2p-circuit");
+}
+
+/**
+ * A connection to `peer` for calls: an open direct one if there is one; else, when the peer has WebRTC
+ * addresses (browser tabs), a direct WebRTC connection (signalled through a relay); else whatever libp2p finds
+ * (for tabs that cannot connect directly: the relayed connection).
+ */
+async function dialPreferringDirect(node: Libp2p, peer: string, signal: AbortSignal): Promise<Connection> {
+  const peerId = peerIdFromString(peer);
+  const open = node.getConnections(peerId).filter((c) => c.status === "open");
+  const direct = open.find((c) => !isRelayed(c));
+  if (direct !== undefined) return direct;
+  const known = await node.peerStore.get(peerId).catch(() => undefined);
+  const webrtc = (known?.addresses ?? []).map((a) => a.multiaddr).filter((ma) => /\/webrtc(\/|$)/.test(ma.toString()) && !ma.toString().includes("/webrtc-direct"));
+  for (const addr of webrtc) {
+    try {
+      return await node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
+    } catch {
+      // try the next, then the fallback
+    }
+  }
+  if (open.length > 0) return open[0]!;
+  return node.dial(peerId, { signal });
 }
 
 /** Resolves with the first "admitted"; otherwise, once all are in, with an admission error if any, else "unreachable". */

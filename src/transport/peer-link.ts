@@ -1,5 +1,4 @@
 import type { Stream } from "@libp2p/interface";
-import { peerIdFromString } from "@libp2p/peer-id";
 import type { ActorRef } from "../actor/actor-ref.js";
 import { CallHandle, FailedCall } from "../actor/call-handle.js";
 import type { CallMode, CallOptions } from "../actor/call-types.js";
@@ -141,8 +140,7 @@ export class PeerLink {
   async #open(): Promise<void> {
     let stream: Stream;
     try {
-      const peerId = peerIdFromString(this.peer);
-      const connection = await this.#ctx.node.dial(peerId, { signal: AbortSignal.timeout(10_000) });
+      const connection = await this.#ctx.dial(this.peer, AbortSignal.timeout(10_000));
       await this.#ctx.admitted(connection);
       stream = await connection.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000), runOnLimitedConnection: true });
     } catch (error) {

@@ -1,0 +1,65 @@
+import type { Server } from "node:http";
+import * as pul from "../index.js";
+import { serveStatic } from "./static-server.js";
+
+export interface SeedOptions {
+  /** Where the node listens: TCP on the port, WebSockets on port + 1. @default "0.0.0.0:8000" */
+  addr?: string;
+  passphrase?: string;
+  /** Serve the dashboard (a directory of built files) over HTTP on this port; 0 picks one. */
+  dashboard?: { root: string; port: number; host?: string };
+  /** Other seeds to join. */
+  seeds?: string[];
+  membership?: pul.MembershipOptions;
+}
+
+export interface Seed {
+  system: pul.ActorSystem;
+  /** The dashboard's URL, when served. */
+  url: string | undefined;
+  /** The WebSocket multiaddrs browsers dial. */
+  wsAddrs: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A seed node: an actor system listening on TCP and WebSockets that relays for browser tabs, plus (optionally)
+ * the dashboard over HTTP, whose `/config.json` tells a tab which addresses to dial.
+ */
+export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
+  const system = await pul.actorSystem({
+    addr: options.addr ?? "0.0.0.0:8000",
+    ...(options.seeds !== undefined ? { seeds: options.seeds } : {}),
+    ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
+    ...(options.membership !== undefined ? { membership: options.membership } : {}),
+  });
+  const wsAddrs = () => system.addrs.filter((a) => /\/ws(\/|$)/.test(a));
+  let server: Server | undefined;
+  let url: string | undefined;
+  if (options.dashboard !== undefined) {
+    const served = await serveStatic({
+      root: options.dashboard.root,
+      host: options.dashboard.host ?? "0.0.0.0",
+      port: options.dashboard.port,
+      json: {
+        "/config.json": () => ({
+          seeds: wsAddrs(),
+          nodeId: system.nodeId,
+          protected: options.passphrase !== undefined,
+        }),
+      },
+    });
+    server = served.server;
+    url = served.url;
+  }
+  return {
+    system,
+    url,
+    wsAddrs: wsAddrs(),
+    stop: async () => {
+      await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+      server?.closeAllConnections();
+      await system.shutdown();
+    },
+  };
+}
