@@ -128,15 +128,18 @@ export class Mesh {
       maxInboundStreams: 4,
       runOnLimitedConnection: true,
     });
+    // A link notices its own stream closing (and fails its calls then); a link that is dialing again must not be
+    // failed by the close of an older connection, or its calls would lose the real reason of a failed dial.
     node.addEventListener("peer:disconnect", (event) => {
       const peer = event.detail.toString();
-      mesh.#links.get(peer)?.close(new PulsingRuntimeError(`connection to node ${peer} lost`));
       for (const listener of mesh.#disconnectListeners) listener(peer);
     });
     await Promise.resolve(node.start());
     try {
       await mesh.#join(init.seeds.map((seed) => seedAddr(seed, plan.seedTransport)));
     } catch (error) {
+      mesh.#stopping = true;
+      mesh.#stopped.abort(); // ends the seed loops too: a refused node must be able to exit
       await Promise.resolve(node.stop()).catch(() => {});
       throw error;
     }

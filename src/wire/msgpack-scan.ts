@@ -100,10 +100,20 @@ function scanMap(bytes: Uint8Array, at: number, count: number, depth: number, li
   return at;
 }
 
+/** Whether the key at `at` is the string "__proto__", however it is encoded (fixstr, str8, str16, str32). */
 function isProtoKey(bytes: Uint8Array, at: number): boolean {
-  // fixstr of length 9, then the nine bytes of "__proto__"
-  if (bytes[at] !== 0xa9 || at + 10 > bytes.length) return false;
-  for (let i = 0; i < 9; i++) if (bytes[at + 1 + i] !== PROTO_KEY[i]) return false;
+  const token = bytes[at];
+  let start: number;
+  let length: number;
+  if (token === undefined) return false;
+  if (token >= 0xa0 && token <= 0xbf) [start, length] = [at + 1, token & 0x1f];
+  else if (token === 0xd9) [start, length] = [at + 2, bytes[at + 1] ?? -1];
+  else if (token === 0xda) [start, length] = [at + 3, at + 2 < bytes.length ? (bytes[at + 1]! << 8) | bytes[at + 2]! : -1];
+  else if (token === 0xdb && at + 4 < bytes.length) {
+    [start, length] = [at + 5, ((bytes[at + 1]! << 24) >>> 0) + ((bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!)];
+  } else return false;
+  if (length !== PROTO_KEY.length || start + length > bytes.length) return false;
+  for (let i = 0; i < length; i++) if (bytes[start + i] !== PROTO_KEY[i]) return false;
   return true;
 }
 
