@@ -376,6 +376,11 @@ export class ActorSystem extends EventTarget {
     ];
   }
 
+  /** Bytes and messages of membership traffic this node sent and received so far (for the cost benchmark). */
+  membershipTraffic(): { bytesIn: number; bytesOut: number; messagesIn: number; messagesOut: number } {
+    return { ...(this.#cluster?.membership.counters ?? { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 }) };
+  }
+
   /** This node's open connections to other nodes, with their kind (empty when standalone). */
   connections(): ConnectionInfo[] {
     return this.#mesh?.connections() ?? [];
@@ -813,7 +818,11 @@ async function nodeIdOf(bytes: Uint8Array | undefined): Promise<string> {
   return peerIdFromPrivateKey(await loadPrivateKey(bytes)).toString();
 }
 
-function reportError(message: string, error: unknown): void {
+function reportError(message: string, error?: unknown): void {
+  if (error === undefined) {
+    console.warn(`[pulsing] ${message}`);
+    return;
+  }
   const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   console.warn(`[pulsing] ${message}: ${detail}`);
 }

@@ -11,6 +11,8 @@ export interface SeedOptions {
   /** Other seeds to join. */
   seeds?: string[];
   membership?: pul.MembershipOptions;
+  /** A stable identity (see `loadOrCreatePrivateKey`). */
+  privateKey?: Uint8Array;
 }
 
 export interface Seed {
@@ -32,6 +34,7 @@ export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
     ...(options.seeds !== undefined ? { seeds: options.seeds } : {}),
     ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
     ...(options.membership !== undefined ? { membership: options.membership } : {}),
+    ...(options.privateKey !== undefined ? { privateKey: options.privateKey } : {}),
   });
   const wsAddrs = () => system.addrs.filter((a) => /\/ws(\/|$)/.test(a));
   let server: Server | undefined;

@@ -7,6 +7,7 @@
  *   {"call": {"name": "c", "method": "incr", "args": [], "timeout": 5000}} → {"result": …, "nodeId": …}
  *   {"members": true}                                     → {"members": [...]}
  *   {"partition": ["<nodeId>", …]} / {"heal": [...]}      → {"ok": true}   (cuts this node off / lets it back)
+ *   {"burn": {"ms": 60000, "busyMs": 90, "idleMs": 10}}  → {"ok": true} at once; then keeps the CPU busy
  */
 import * as pul from "pulsing";
 import * as fixtures from "../fixtures/actors.js";
@@ -65,6 +66,15 @@ async function handle(command: Record<string, unknown>): Promise<void> {
     } else if ("partition" in command) {
       await (system as unknown as { mesh: TestMesh }).mesh.block(command.partition as string[]);
       say({ ok: true });
+    } else if ("burn" in command) {
+      const { ms, busyMs, idleMs } = command.burn as { ms: number; busyMs: number; idleMs: number };
+      say({ ok: true });
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        const stop = Date.now() + busyMs;
+        while (Date.now() < stop) Math.sqrt(Math.random());
+        await new Promise((resolve) => setTimeout(resolve, idleMs));
+      }
     } else if ("heal" in command) {
       (system as unknown as { mesh: TestMesh }).mesh.unblock(command.heal as string[]);
       say({ ok: true });

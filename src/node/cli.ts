@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+/**
+ * The `pulsing` command.
+ *
+ *   pulsing seed [--addr 0.0.0.0:8000] [--passphrase S] [--http 8080] [--dashboard DIR] [--seeds A,B] [--key FILE]
+ *   pulsing inspect members|actors|metrics --seeds ADDR [--passphrase S] [--json]
+ */
+import { parseArgs } from "node:util";
+import * as pul from "../index.js";
+import { loadOrCreatePrivateKey } from "./identity.js";
+import { startSeed } from "./seed.js";
+
+const USAGE = `usage:
+  pulsing seed [--addr host:port] [--passphrase secret] [--http port] [--dashboard dir] [--seeds a,b] [--key file]
+      a seed node: TCP on the port, WebSockets on port+1, a circuit relay for browser tabs, and (with
+      --dashboard) the dashboard over HTTP (--http, default 8080)
+  pulsing inspect members|actors|metrics --seeds addr[,addr] [--passphrase secret] [--json]
+      join the cluster briefly and print what its members report`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === "seed") return seed(rest);
+  if (command === "inspect") return inspect(rest);
+  console.error(USAGE);
+  return command === undefined || command === "help" || command === "--help" ? 0 : 2;
+}
+
+async function seed(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      addr: { type: "string", default: "0.0.0.0:8000" },
+      passphrase: { type: "string" },
+      http: { type: "string", default: "8080" },
+      dashboard: { type: "string" },
+      seeds: { type: "string" },
+      key: { type: "string" },
+    },
+  });
+  const node = await startSeed({
+    addr: values.addr!,
+    ...(values.passphrase !== undefined ? { passphrase: values.passphrase } : {}),
+    ...(values.seeds !== undefined ? { seeds: values.seeds.split(",").filter(Boolean) } : {}),
+    ...(values.dashboard !== undefined ? { dashboard: { root: values.dashboard, port: Number(values.http) } } : {}),
+    ...(values.key !== undefined ? { privateKey: await loadOrCreatePrivateKey(values.key) } : {}),
+  });
+  console.log(`seed ${node.system.nodeId}`);
+  for (const addr of node.system.addrs) console.log(`  listening ${addr}`);
+  if (node.url !== undefined) console.log(`  dashboard ${node.url}`);
+  await waitForSignal();
+  await node.stop();
+  return 0;
+}
+
+async function inspect(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { seeds: { type: "string" }, passphrase: { type: "string" }, json: { type: "boolean", default: false } },
+  });
+  const what = positionals[0];
+  if (!["members", "actors", "metrics"].includes(what ?? "") || values.seeds === undefined) {
+    console.error(USAGE);
+    return 2;
+  }
+  const system = await pul.actorSystem({
+    seeds: values.seeds.split(",").filter(Boolean),
+    ...(values.passphrase !== undefined ? { passphrase: values.passphrase } : {}),
+  });
+  try {
+    await settle(system);
+    const others = system.members().filter((m) => m.nodeId !== system.nodeId);
+    let report: unknown;
+    if (what === "members") {
+      report = others;
+    } else {
+      report = await Promise.all(
+        others
+          .filter((m) => m.status !== "dead")
+          .map(async (m) => {
+            const sys = (await pul.getSystemActor(system, m.nodeId)).withOptions({ timeout: 5_000 });
+            try {
+              return { nodeId: m.nodeId, [what!]: what === "actors" ? await sys.listActors() : await sys.getMetrics() };
+            } catch (error) {
+              return { nodeId: m.nodeId, error: (error as Error).message };
+            }
+          }),
+      );
+    }
+    if (values.json) console.log(JSON.stringify(report, null, 2));
+    else print(what!, report);
+    return 0;
+  } finally {
+    await system.shutdown();
+  }
+}
+
+/** Waits until the member list stops growing (membership converges in a few heartbeats). */
+async function settle(system: pul.ActorSystem): Promise<void> {
+  let count = -1;
+  for (let round = 0; round < 20; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = system.members().length;
+    if (now === count && now > 1) return;
+    count = now;
+  }
+}
+
+function print(what: string, report: unknown): void {
+  if (what === "members") {
+    for (const m of report as pul.Member[]) {
+      console.log(`${m.status.padEnd(8)} ${m.runtime.padEnd(8)} ${m.nodeId}  ${m.actors.join(", ")}`);
+    }
+    return;
+  }
+  for (const entry of report as Array<Record<string, unknown>>) {
+    console.log(entry.nodeId);
+    if (entry.error !== undefined) console.log(`  error: ${String(entry.error)}`);
+    else if (what === "actors") {
+      for (const a of entry.actors as pul.ActorInfo[]) {
+        console.log(`  ${String(a.name ?? a.actorId).padEnd(32)} ${String(a.className ?? "").padEnd(16)} ${a.status} processed=${a.processed}`);
+      }
+    } else console.log(`  ${JSON.stringify(entry.metrics)}`);
+  }
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+}
+
+// Run when executed (as the `pulsing` bin or with tsx), not when imported.
+if (process.argv[1] !== undefined && /cli\.(ts|js)$/.test(process.argv[1])) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(`pulsing: ${(error as Error).name}: ${(error as Error).message}`);
+      process.exit(1);
+    },
+  );
+}
