@@ -54,3 +54,24 @@ export function table(title: string, rows: Array<[string, string, string]>): voi
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) console.log(`  ${row.map((cell, i) => cell.padEnd(widths[i]!)).join("   ")}`);
 }
+
+/** A latency for tables: µs below a millisecond (where loopback RTTs live), ms above. */
+export function fmtMs(ms: number): string {
+  return ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} µs`;
+}
+
+/**
+ * `work`, or a rejection once `ms` have passed: a benchmark that talks to another process must end even when
+ * that process hangs. (The work itself is not stopped; the caller tears down what it runs on.)
+ */
+export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms)} ms`)), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -3,9 +3,11 @@
  *   npm run bench -- local      only the named groups
  */
 import { benchLocal } from "./local.js";
+import { benchRemote } from "./remote.js";
 
 const groups: Record<string, () => Promise<void>> = {
   local: benchLocal,
+  remote: benchRemote,
 };
 
 const wanted = process.argv.slice(2);

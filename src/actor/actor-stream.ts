@@ -1,5 +1,5 @@
 import { PulsingRuntimeError } from "../errors/errors.js";
-import type { StreamControl, StreamSink } from "./stream-control.js";
+import { ADAPTIVE_MAX_WINDOW, type StreamControl, type StreamSink } from "./stream-control.js";
 
 /** A streamed reply as the caller holds it: an `AsyncIterable` that can be cancelled. */
 export interface ActorStream<T = unknown> extends AsyncIterable<T> {
@@ -14,8 +14,10 @@ export interface ActorStream<T = unknown> extends AsyncIterable<T> {
  */
 export class ReplyStream<T = unknown> implements ActorStream<T>, AsyncIterableIterator<T>, StreamSink {
   readonly #control: StreamControl;
-  readonly #bufferSize: number;
-  readonly #grantAt: number;
+  /** The credit window: items the producer may run ahead of the reader. */
+  #window: number;
+  readonly #maxWindow: number;
+  #grantAt: number;
   #items: unknown[] = [];
   #head = 0;
   #consumed = 0;
@@ -23,10 +25,15 @@ export class ReplyStream<T = unknown> implements ActorStream<T>, AsyncIterableIt
   #error: unknown;
   #waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
 
-  /** @internal */
-  constructor(control: StreamControl, bufferSize: number) {
+  /**
+   * @internal `bufferSize` is the window. With `adaptive`, the window doubles (up to `ADAPTIVE_MAX_WINDOW`)
+   * whenever the reader finds nothing to read — it is faster than the window lets the producer be, as with a
+   * long round trip — so a fast reader gets throughput while a slow one never grows it.
+   */
+  constructor(control: StreamControl, bufferSize: number, adaptive = false) {
     this.#control = control;
-    this.#bufferSize = bufferSize;
+    this.#window = bufferSize;
+    this.#maxWindow = adaptive ? Math.max(bufferSize, ADAPTIVE_MAX_WINDOW) : bufferSize;
     // Top up in batches of half the window: fewer credit messages, the producer never idles.
     this.#grantAt = Math.max(1, bufferSize >> 1);
   }
@@ -46,6 +53,7 @@ export class ReplyStream<T = unknown> implements ActorStream<T>, AsyncIterableIt
     if (this.#waiter !== undefined) {
       return Promise.reject(new PulsingRuntimeError("ActorStream.next() called again before the previous call settled"));
     }
+    if (this.#window < this.#maxWindow) this.#grow();
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });
@@ -78,9 +86,9 @@ export class ReplyStream<T = unknown> implements ActorStream<T>, AsyncIterableIt
       waiter.resolve({ value: value as T, done: false });
       return;
     }
-    if (this.#items.length - this.#head >= this.#bufferSize) {
+    if (this.#items.length - this.#head >= this.#window) {
       // The producer sent more than it was granted: a protocol violation, not something to buffer.
-      this.fail(new PulsingRuntimeError(`stream producer exceeded its credit of ${this.#bufferSize} items`));
+      this.fail(new PulsingRuntimeError(`stream producer exceeded its credit of ${this.#window} items`));
       this.#control.cancel();
       return;
     }
@@ -115,6 +123,14 @@ export class ReplyStream<T = unknown> implements ActorStream<T>, AsyncIterableIt
     }
     this.#consumedOne();
     return value;
+  }
+
+  /** The reader starved: widen the window (more credit now, larger top-ups from now on). */
+  #grow(): void {
+    const extra = Math.min(this.#window, this.#maxWindow - this.#window);
+    this.#window += extra;
+    this.#grantAt = Math.max(1, this.#window >> 1);
+    this.#control.credit(extra);
   }
 
   #consumedOne(): void {

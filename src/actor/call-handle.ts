@@ -44,6 +44,8 @@ export abstract class CallHandle<T = unknown> implements StreamControl, StreamSi
   /** The method called; undefined for `receive(msg)`. */
   readonly method: string | undefined;
   readonly bufferSize: number;
+  /** No `bufferSize` was given: the stream's window may grow (see `ReplyStream`). */
+  readonly #adaptive: boolean;
   readonly promise: Promise<T>;
   #resolve!: (value: T) => void;
   #reject!: (error: unknown) => void;
@@ -58,13 +60,14 @@ export abstract class CallHandle<T = unknown> implements StreamControl, StreamSi
     this.target = target;
     this.method = method;
     this.bufferSize = options?.bufferSize ?? DEFAULT_STREAM_BUFFER;
+    this.#adaptive = options?.bufferSize === undefined;
     this.promise = new Promise<T>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
     if (mode === "tell") this.promise.catch(noop);
     if (mode === "stream") {
-      this.#stream = new ReplyStream(this, this.bufferSize);
+      this.#stream = new ReplyStream(this, this.bufferSize, this.#adaptive);
       // Errors reach a stream's reader; the promise is only for `await`, so it must not count as unhandled.
       this.promise.catch(noop);
     }
@@ -188,7 +191,7 @@ export abstract class CallHandle<T = unknown> implements StreamControl, StreamSi
   // --- internals ---------------------------------------------------------------------------------------------
 
   #openConsumer(): ReplyStream<unknown> {
-    return new ReplyStream(this, this.bufferSize);
+    return new ReplyStream(this, this.bufferSize, this.#adaptive);
   }
 
   #arm(options: CallOptions): void {

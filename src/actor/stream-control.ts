@@ -21,3 +21,10 @@ export interface StreamControl {
 
 /** Items a consumer buffers by default (Pulsing's `buffer_size`): the initial credit of every stream. */
 export const DEFAULT_STREAM_BUFFER = 32;
+
+/**
+ * How far a stream's window may grow when no `bufferSize` was given and the reader keeps up (a window of 32 over
+ * a 0.3 ms round trip caps a remote stream near 100 k items/s; the window grows until the reader, not the round
+ * trip, sets the pace). An explicit `bufferSize` is a fixed window.
+ */
+export const ADAPTIVE_MAX_WINDOW = 1024;

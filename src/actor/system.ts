@@ -464,7 +464,7 @@ export class ActorSystem extends EventTarget {
       );
       return;
     }
-    cell.enqueue(call);
+    cell.enqueueNow(call);
   }
 
   /** A ref to `id` bound to this system (refs arriving in messages). */

@@ -8,7 +8,7 @@ import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
 import { FrameWriter } from "./frame-writer.js";
 import type { MeshContext } from "./mesh-context.js";
 import { chunks, describe } from "./peer-link.js";
-import { decodeFrame, encodeFrame, peekFrameHeader } from "./rpc-frames.js";
+import { decodeFrame, encodeFrameBody, peekFrameHeader } from "./rpc-frames.js";
 
 /** Inbound calls in progress at which a session stops reading from the peer (and resumes at half). */
 const MAX_INFLIGHT = 8_192;
@@ -160,7 +160,7 @@ export class InboundSession {
   #send(frame: Frame, what: string): boolean {
     if (this.#closed) return false;
     try {
-      this.#writer.write(encodeFrame(frame, this.#ctx.maxFrameSize, what));
+      this.#writer.write(encodeFrameBody(frame, this.#ctx.maxFrameSize, what));
       return true;
     } catch (error) {
       if ("id" in frame && frame.kind !== FrameKind.Error) {
@@ -169,7 +169,7 @@ export class InboundSession {
         // The error itself could not be encoded (e.g. unencodable `details`): send what can be.
         const plain = new PulsingRuntimeError(describe(frame.error));
         try {
-          this.#writer.write(encodeFrame({ kind: FrameKind.Error, id: frame.id, error: plain }, this.#ctx.maxFrameSize, what));
+          this.#writer.write(encodeFrameBody({ kind: FrameKind.Error, id: frame.id, error: plain }, this.#ctx.maxFrameSize, what));
         } catch {
           this.#ctx.report(`could not answer call ${frame.id} of node ${this.peer}`, error);
         }
@@ -207,7 +207,7 @@ class RemoteInboundCall implements InboundCall {
   }
 
   respond(value: unknown): void {
-    if (this.#finish()) this.session.send({ kind: FrameKind.Reply, id: this.id, value }, `the reply of ${this.method ?? "receive"}`);
+    if (this.#finish()) this.session.send({ kind: FrameKind.Reply, id: this.id, value }, "the reply");
   }
 
   respondError(error: unknown): void {
@@ -278,7 +278,7 @@ class BatchingSink implements StreamSink {
     const items = this.#batch;
     this.#batch = [];
     const call = this.#call;
-    if (!call.session.send({ kind: FrameKind.Items, id: call.id, items }, `an item streamed by ${call.method ?? "receive"}`)) {
+    if (!call.session.send({ kind: FrameKind.Items, id: call.id, items }, "a streamed item")) {
       // The caller got an error frame naming the item that could not be encoded: stop the producer.
       call.finishStream();
       call.pump?.cancel();

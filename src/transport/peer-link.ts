@@ -7,7 +7,7 @@ import { FrameReader } from "../wire/frame-reader.js";
 import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
 import { FrameWriter } from "./frame-writer.js";
 import type { MeshContext } from "./mesh-context.js";
-import { decodeFrame, encodeFrame, peekFrameHeader, RPC_PROTOCOL } from "./rpc-frames.js";
+import { decodeFrame, encodeFrameBody, peekFrameHeader, RPC_PROTOCOL } from "./rpc-frames.js";
 
 /**
  * The calls this node makes to one peer: one long-lived RPC stream (opened on the first call, reopened after a
@@ -42,12 +42,12 @@ export class PeerLink {
       return new FailedCall(mode, target, method, new PulsingRuntimeError(`cannot call node ${this.peer}: this node is shutting down`));
     }
     const localId = target.actorId.localId;
-    const what = `the arguments of ${target.name ?? String(target.actorId)}.${method ?? "receive"}`;
+    const what = "args";
     if (mode === "tell") {
       const frame: Frame = { kind: FrameKind.Tell, to: localId, method, args: args as unknown[] };
       let bytes: Uint8Array;
       try {
-        bytes = encodeFrame(frame, this.#ctx.maxFrameSize, what);
+        bytes = encodeFrameBody(frame, this.#ctx.maxFrameSize, what);
       } catch (error) {
         return new FailedCall(mode, target, method, error);
       }
@@ -69,7 +69,7 @@ export class PeerLink {
     };
     let bytes: Uint8Array;
     try {
-      bytes = encodeFrame(frame, this.#ctx.maxFrameSize, what);
+      bytes = encodeFrameBody(frame, this.#ctx.maxFrameSize, what);
     } catch (error) {
       call.settleError(error);
       return call;
@@ -83,7 +83,7 @@ export class PeerLink {
   sendControl(frame: Frame): void {
     let bytes: Uint8Array;
     try {
-      bytes = encodeFrame(frame, this.#ctx.maxFrameSize, "a control frame");
+      bytes = encodeFrameBody(frame, this.#ctx.maxFrameSize, "a control frame");
     } catch (error) {
       this.#ctx.report("could not send a control frame", error);
       return;

@@ -1,6 +1,6 @@
 import { PulsingRuntimeError } from "../errors/errors.js";
 import { decode, encode, type DecodeContext } from "../wire/codec.js";
-import { lengthPrefix } from "../wire/frame-reader.js";
+import { varintLength, writeVarint } from "../wire/frame-reader.js";
 import { frameFromWire, frameToWire, FrameError, type Frame } from "../wire/frames.js";
 
 /** The RPC protocol id; the version changes when frames change incompatibly (docs/PROTOCOL.md). */
@@ -9,18 +9,22 @@ export const RPC_PROTOCOL = "/pulsing/rpc/1.0.0";
 /** Default largest frame either side accepts (bytes). */
 export const DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024;
 
-/** A frame with its length prefix, ready for the writer; `what` names the encoded value in errors. */
-export function encodeFrame(frame: Frame, maxFrameSize: number, what: string): Uint8Array {
+/** A frame's body (its length prefix is the writer's job); `what` names the encoded value in errors. */
+export function encodeFrameBody(frame: Frame, maxFrameSize: number, what: string): Uint8Array {
   const body = encode(frameToWire(frame), what);
   if (body.byteLength > maxFrameSize) {
     throw new PulsingRuntimeError(
-      `${what} is ${body.byteLength} bytes encoded, over the frame limit of ${maxFrameSize} bytes (maxFrameSize)`,
+      `${what} take ${body.byteLength} bytes encoded, over the frame limit of ${maxFrameSize} bytes (maxFrameSize)`,
     );
   }
-  const prefix = lengthPrefix(body.byteLength);
-  const out = new Uint8Array(prefix.byteLength + body.byteLength);
-  out.set(prefix, 0);
-  out.set(body, prefix.byteLength);
+  return body;
+}
+
+/** A frame with its length prefix, as it goes on the wire. */
+export function encodeFrame(frame: Frame, maxFrameSize: number, what: string): Uint8Array {
+  const body = encodeFrameBody(frame, maxFrameSize, what);
+  const out = new Uint8Array(varintLength(body.byteLength) + body.byteLength);
+  out.set(body, writeVarint(out, 0, body.byteLength));
   return out;
 }
 

@@ -86,15 +86,27 @@ export class FrameReader {
   }
 }
 
+/** Bytes the varint length prefix of `length` takes. */
+export function varintLength(length: number): number {
+  let bytes = 1;
+  for (let n = length; n >= 0x80; n = Math.floor(n / 128)) bytes++;
+  return bytes;
+}
+
+/** Writes the varint length prefix of `length` at `at`; returns where it ends. */
+export function writeVarint(target: Uint8Array, at: number, length: number): number {
+  let n = length;
+  while (n >= 0x80) {
+    target[at++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  target[at++] = n;
+  return at;
+}
+
 /** The varint length prefix for `length`. */
 export function lengthPrefix(length: number): Uint8Array {
-  const bytes: number[] = [];
-  let n = length;
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (n > 0);
-  return Uint8Array.from(bytes);
+  const out = new Uint8Array(varintLength(length));
+  writeVarint(out, 0, length);
+  return out;
 }

@@ -76,6 +76,10 @@ export function frameToWire(frame: Frame): unknown[] {
   }
 }
 
+function malformed(kind: unknown, id: number | undefined, what: string): never {
+  throw new FrameError(`malformed frame (kind ${String(kind)}): ${what}`, kind === FrameKind.Call ? id : undefined);
+}
+
 const isId = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
 const isMethod = (v: unknown): v is string | null => v === null || (typeof v === "string" && v.length <= 1024);
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 1 << 30;
@@ -85,52 +89,49 @@ export function frameFromWire(value: unknown): Frame {
   if (!Array.isArray(value) || value.length === 0) throw new FrameError("frame is not a non-empty array", undefined);
   const kind = value[0];
   const id = isId(value[1]) ? value[1] : undefined;
-  const bad = (what: string): never => {
-    throw new FrameError(`malformed frame (kind ${String(kind)}): ${what}`, kind === FrameKind.Call ? id : undefined);
-  };
   switch (kind) {
     case FrameKind.Call: {
       const [, , to, method, args, mode, timeout, credit] = value;
-      if (id === undefined) bad("bad id");
-      if (!isId(to)) bad("bad target");
-      if (!isMethod(method)) bad("bad method");
-      if (!Array.isArray(args)) bad("args is not an array");
+      if (id === undefined) malformed(kind, id, "bad id");
+      if (!isId(to)) malformed(kind, id, "bad target");
+      if (!isMethod(method)) malformed(kind, id, "bad method");
+      if (!Array.isArray(args)) malformed(kind, id, "args is not an array");
       const modeName = typeof mode === "number" ? MODE_NAMES[mode] : undefined;
-      if (modeName === undefined) bad("bad mode");
-      if (!isCount(timeout)) bad("bad timeout");
-      if (!isCount(credit)) bad("bad credit");
+      if (modeName === undefined) malformed(kind, id, "bad mode");
+      if (!isCount(timeout)) malformed(kind, id, "bad timeout");
+      if (!isCount(credit)) malformed(kind, id, "bad credit");
       return { kind, id: id!, to: to as number, method: (method as string | null) ?? undefined, args: args as unknown[], mode: modeName!, timeout: timeout as number, credit: credit as number };
     }
     case FrameKind.Tell: {
       const [, to, method, args] = value;
-      if (!isId(to)) bad("bad target");
-      if (!isMethod(method)) bad("bad method");
-      if (!Array.isArray(args)) bad("args is not an array");
+      if (!isId(to)) malformed(kind, id, "bad target");
+      if (!isMethod(method)) malformed(kind, id, "bad method");
+      if (!Array.isArray(args)) malformed(kind, id, "args is not an array");
       return { kind, to: to as number, method: (method as string | null) ?? undefined, args: args as unknown[] };
     }
     case FrameKind.Reply:
-      if (id === undefined) bad("bad id");
+      if (id === undefined) malformed(kind, id, "bad id");
       return { kind, id: id!, value: value[2] };
     case FrameKind.Error:
-      if (id === undefined) bad("bad id");
+      if (id === undefined) malformed(kind, id, "bad id");
       return { kind, id: id!, error: value[2] };
     case FrameKind.StreamOpen: {
-      if (id === undefined) bad("bad id");
-      const stream = value[2] === 0 ? "iterator" : value[2] === 1 ? "message" : bad("bad stream kind");
-      if (typeof value[3] !== "string") bad("bad msgType");
+      if (id === undefined) malformed(kind, id, "bad id");
+      const stream = value[2] === 0 ? "iterator" : value[2] === 1 ? "message" : malformed(kind, id, "bad stream kind");
+      if (typeof value[3] !== "string") malformed(kind, id, "bad msgType");
       return { kind, id: id!, stream: stream as "iterator" | "message", msgType: value[3] as string };
     }
     case FrameKind.Items:
-      if (id === undefined) bad("bad id");
-      if (!Array.isArray(value[2])) bad("items is not an array");
+      if (id === undefined) malformed(kind, id, "bad id");
+      if (!Array.isArray(value[2])) malformed(kind, id, "items is not an array");
       return { kind, id: id!, items: value[2] as unknown[] };
     case FrameKind.End:
     case FrameKind.Cancel:
-      if (id === undefined) bad("bad id");
+      if (id === undefined) malformed(kind, id, "bad id");
       return { kind, id: id! };
     case FrameKind.Credit:
-      if (id === undefined) bad("bad id");
-      if (!isCount(value[2]) || value[2] === 0) bad("bad credit");
+      if (id === undefined) malformed(kind, id, "bad id");
+      if (!isCount(value[2]) || value[2] === 0) malformed(kind, id, "bad credit");
       return { kind, id: id!, n: value[2] as number };
     case FrameKind.GoAway:
       return { kind, reason: typeof value[1] === "string" ? value[1].slice(0, 1024) : "going away" };

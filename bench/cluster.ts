@@ -1,0 +1,201 @@
+/**
+ * Cluster costs and timings: join→resolvable, failure detection, gossip traffic per node as the cluster grows,
+ * and false suspicions of a CPU-busy node over a minute.
+ */
+import * as pul from "pulsing";
+import { Counter } from "../test/fixtures/actors.js";
+import { startNode, tcpAddr, type ChildNode } from "../test/cluster/harness.js";
+import { table } from "./harness.js";
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const tcpOf = (system: pul.ActorSystem): string => system.addrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && !a.includes("/ws"))!;
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+interface StreamLike {
+  protocol?: string;
+  addEventListener(type: "message", listener: (event: { data: { byteLength: number } }) => void): void;
+}
+interface NodeLike {
+  getConnections(): Array<{ streams: StreamLike[] }>;
+}
+
+/**
+ * Counts the bytes arriving on every gossipsub stream of the given nodes (gossipsub's own framing and control
+ * included; yamux and noise framing not). Every byte one node sends, another receives, so bytes in per node is
+ * also bytes out per node on average.
+ */
+class GossipMeter {
+  readonly #seen = new WeakSet<object>();
+  #bytes = 0;
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  constructor(nodes: NodeLike[]) {
+    const scan = (): void => {
+      for (const node of nodes) {
+        for (const connection of node.getConnections()) {
+          for (const stream of connection.streams) {
+            if (this.#seen.has(stream) || !stream.protocol?.startsWith("/meshsub")) continue;
+            this.#seen.add(stream);
+            stream.addEventListener("message", (event) => {
+              this.#bytes += event.data.byteLength;
+            });
+          }
+        }
+      }
+    };
+    scan();
+    this.#timer = setInterval(scan, 100);
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/**
+ * Membership traffic per node per second, over `windowMs` once `n` in-process nodes converged: gossipsub wire
+ * bytes in (≈ out), and the membership messages each node publishes and receives.
+ */
+async function gossipCost(n: number, windowMs: number): Promise<{ bytesIn: number; messages: number; cpuMsPerNodeSecond: number }> {
+  const seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
+  const systems = [seed];
+  try {
+    for (let i = 1; i < n; i += 7) {
+      const batch = Math.min(7, n - i);
+      systems.push(...(await Promise.all(Array.from({ length: batch }, () => pul.actorSystem({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] })))));
+    }
+    await Promise.all(systems.map((s, i) => s.spawn(Counter, { name: `bench/n${i}` })));
+    await until(() => systems.every((s) => s.members().filter((m) => m.status === "alive").length === n), 120_000, `${n} nodes converging`);
+    const meter = new GossipMeter(systems.map((s) => (s as unknown as { mesh: { node: NodeLike } }).mesh.node));
+    await new Promise((resolve) => setTimeout(resolve, 500)); // attach to every stream first
+    const bytesBefore = meter.bytes;
+    const before = systems.map((s) => s.membershipTraffic());
+    const cpuBefore = process.cpuUsage();
+    const t = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const seconds = (performance.now() - t) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const after = systems.map((s) => s.membershipTraffic());
+    meter.stop();
+    let messages = 0;
+    after.forEach((c, i) => {
+      const b = before[i]!;
+      messages += c.messagesIn + c.messagesOut - b.messagesIn - b.messagesOut;
+    });
+    return {
+      bytesIn: (meter.bytes - bytesBefore) / n / seconds,
+      messages: messages / n / seconds,
+      cpuMsPerNodeSecond: (cpu.user + cpu.system) / 1000 / n / seconds,
+    };
+  } finally {
+    await Promise.all(systems.map((s) => s.shutdown().catch(() => undefined)));
+  }
+}
+
+/** From `actorSystem()` of a new node to its named actor being resolvable on an existing node. */
+async function joinToResolvable(rounds: number): Promise<number[]> {
+  const seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
+  const others = await Promise.all([0, 1, 2].map(() => pul.actorSystem({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] })));
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const t = performance.now();
+      const joiner = await pul.actorSystem({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] });
+      await joiner.spawn(Counter, { name: `bench/joiner${i}` });
+      await others[i % others.length]!.resolve(`bench/joiner${i}`, { timeout: 10_000 });
+      times.push(performance.now() - t);
+      await joiner.shutdown();
+    }
+  } finally {
+    await Promise.all([seed, ...others].map((s) => s.shutdown()));
+  }
+  return times;
+}
+
+/** From SIGKILL (or SIGSTOP: a frozen node whose sockets stay open) to "dead" on this node. */
+async function detection(signal: "SIGKILL" | "SIGSTOP", rounds: number): Promise<number[]> {
+  const seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
+  const witnesses = await Promise.all([0, 1].map(() => startNode({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] })));
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const victim = await startNode({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] });
+      await until(() => seed.members().find((m) => m.nodeId === victim.nodeId)?.status === "alive", 20_000, "victim joining");
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // a few heartbeats of rhythm
+      const t = performance.now();
+      victim.process.kill(signal);
+      await until(() => seed.members().find((m) => m.nodeId === victim.nodeId)?.status === "dead", 20_000, "detection");
+      times.push(performance.now() - t);
+      victim.process.kill("SIGKILL");
+    }
+  } finally {
+    await Promise.all(witnesses.map((w) => w.stop()));
+    await seed.shutdown();
+  }
+  return times;
+}
+
+/** Suspicions of a node that keeps its CPU ~90 % busy for `ms`, seen by the seed and three other nodes. */
+async function busyNode(ms: number): Promise<{ suspicions: number; deaths: number; watchers: number }> {
+  const seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
+  const nodes: ChildNode[] = [];
+  try {
+    nodes.push(...(await Promise.all([0, 1, 2].map(() => startNode({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] })))));
+    const busy = await startNode({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] });
+    nodes.push(busy);
+    await until(() => seed.members().filter((m) => m.status === "alive").length === 5, 20_000, "five nodes");
+    let suspicions = 0;
+    let deaths = 0;
+    seed.addEventListener("member:suspect", (e) => void ((e as CustomEvent<pul.Member>).detail.nodeId === busy.nodeId && suspicions++));
+    seed.addEventListener("member:down", (e) => void ((e as CustomEvent<pul.Member>).detail.nodeId === busy.nodeId && deaths++));
+    await busy.command({ burn: { ms, busyMs: 90, idleMs: 10 } });
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    // the other watchers' views, via their own reports
+    for (const watcher of nodes.slice(0, 3)) {
+      const view = (await watcher.command({ members: true })).members as pul.Member[];
+      if (view.find((m) => m.nodeId === busy.nodeId)?.status !== "alive") deaths++;
+    }
+    return { suspicions, deaths, watchers: 4 };
+  } finally {
+    await Promise.all(nodes.map((n) => n.kill()));
+    await seed.shutdown();
+  }
+}
+
+export async function benchCluster(options: { busyMs?: number } = {}): Promise<void> {
+  const join = await joinToResolvable(5);
+  const killed = await detection("SIGKILL", 3);
+  const frozen = await detection("SIGSTOP", 3);
+  table("cluster timings (loopback, default membership timings: heartbeat 500 ms)", [
+    ["join → resolvable (new node's actor, from another node)", `median ${median(join).toFixed(0)} ms`, `target ≤ 1000 ms (${join.map((t) => t.toFixed(0)).join(", ")})`],
+    ["killed node (SIGKILL) declared dead", `median ${median(killed).toFixed(0)} ms`, `target ≤ 3000 ms (${killed.map((t) => t.toFixed(0)).join(", ")})`],
+    ["frozen node (SIGSTOP) declared dead", `median ${median(frozen).toFixed(0)} ms`, `target ≤ 3000 ms (${frozen.map((t) => t.toFixed(0)).join(", ")})`],
+  ]);
+  const rows: Array<[string, string, string]> = [];
+  for (const n of [10, 25, 50]) {
+    const cost = await gossipCost(n, 5_000);
+    rows.push([
+      `${n} nodes`,
+      `${(cost.bytesIn / 1024).toFixed(1)} KiB/s in (≈ out) per node; ${cost.messages.toFixed(0)} membership msg/s in+out`,
+      `CPU ${cost.cpuMsPerNodeSecond.toFixed(1)} ms per node-second (all ${n} nodes in one process)`,
+    ]);
+  }
+  table("membership gossip per node as the cluster grows (gossipsub wire bytes, before yamux/noise)", rows);
+  const busyMs = options.busyMs ?? 60_000;
+  const busy = await busyNode(busyMs);
+  table(`a CPU-busy node (90 ms busy / 10 ms idle) for ${busyMs / 1000} s`, [
+    ["suspicions of it (seen by the seed)", String(busy.suspicions), "target 0"],
+    ["watchers that ended up not seeing it alive", String(busy.deaths), `of ${busy.watchers}`],
+  ]);
+}
