@@ -9,5 +9,11 @@ export default defineConfig({
   root: "demo",
   resolve: { conditions: BROWSER_CONDITIONS },
   plugins: [forbidNodeBuiltins()],
-  build: { target: "es2022", outDir: "../dist/demo", emptyOutDir: true },
+  build: {
+    target: "es2022",
+    outDir: "../dist/demo",
+    emptyOutDir: true,
+    // Actor classes are registered by name (`@remote`): keep class names through minification.
+    rolldownOptions: { output: { keepNames: true } },
+  },
 });

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * `npm test`: type-check everything (the type-level tests in test/types are compile-time assertions), then run
- * the test files with Node's test runner on the TypeScript sources.
+ * `npm test`: type-check everything (the type-level tests in test/types are compile-time assertions), run the
+ * test files with Node's test runner on the TypeScript sources, then the browser end-to-end tests (e2e/run.mjs,
+ * which installs Debian chromium and the Deno runtime when they are missing).
  *
- *   npm test                 all of it
- *   npm test -- test/api.test.ts   only the named files (type-check still runs)
+ *   npm test                        all of it
+ *   npm test -- --unit              without the browser end-to-end tests (npm run test:unit)
+ *   npm test -- test/api.test.ts    only the named files (type-check still runs; no e2e)
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -23,7 +25,9 @@ const findTests = (dir) =>
     return name.endsWith(".test.ts") ? [path] : [];
   });
 
-const requested = process.argv.slice(2);
+const args = process.argv.slice(2);
+const unitOnly = args.includes("--unit");
+const requested = args.filter((a) => !a.startsWith("--"));
 const files = requested.length > 0 ? requested : findTests("test").sort();
 
 console.log("› type-check (tsc)");
@@ -40,3 +44,8 @@ run(process.execPath, [
   `--test-reporter=${process.env.TEST_REPORTER ?? "spec"}`,
   ...files,
 ]);
+
+if (!unitOnly && requested.length === 0) {
+  console.log("› browser end-to-end tests (e2e/run.mjs)");
+  run(process.execPath, [join(root, "e2e/run.mjs")]);
+}

@@ -1,0 +1,293 @@
+/**
+ * One cluster of a Node seed, three browser tabs (separate browser contexts) and a Deno node: the same actor code
+ * everywhere, every one a full member.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { Browser } from "playwright-core";
+import * as pul from "pulsing";
+import { hostDemoActors } from "../examples/demo-actors.js";
+import { startSeed, type Seed } from "../src/node/index.js";
+import { eventually } from "../test/helpers.js";
+import { launchChromium, openTab, startDenoNode, type DenoNode, type Tab } from "./harness.js";
+
+const DASHBOARD = fileURLToPath(new URL("../dist/demo", import.meta.url));
+/** The failure-detection bound (3 s on loopback), with slack for a loaded 2-core machine running a browser. */
+const DETECTION_BOUND_MS = 4_000;
+
+type PageGlobals = { pul: typeof pul; system: pul.ActorSystem };
+
+describe("browser tabs, Deno and Node in one cluster", () => {
+  let seed: Seed;
+  let browser: Browser;
+  let deno: DenoNode;
+  const tabs: Tab[] = [];
+
+  before(async () => {
+    seed = await startSeed({ addr: "127.0.0.1:0", dashboard: { root: DASHBOARD, port: 0, host: "127.0.0.1" } });
+    await hostDemoActors(seed.system);
+    browser = await launchChromium();
+    for (let i = 0; i < 3; i++) tabs.push(await openTab(browser, seed.url!));
+    const tcp = seed.system.addrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && !a.includes("/ws"))!;
+    deno = await startDenoNode({ seeds: [tcp] });
+  });
+
+  after(async () => {
+    await deno?.stop();
+    await browser?.close();
+    await seed?.stop();
+  });
+
+  it("every node sees every member, with its runtime", async () => {
+    const expected = [seed.system.nodeId, deno.nodeId, ...tabs.map((t) => t.nodeId)].sort();
+    await eventually(async () => {
+      const view = seed.system.members();
+      assert.deepEqual(view.map((m) => m.nodeId).sort(), expected);
+      assert.deepEqual(
+        view.map((m) => m.runtime).sort(),
+        ["browser", "browser", "browser", "deno", "node"],
+      );
+      for (const tab of tabs) {
+        const seen = await tab.page.evaluate(() => (globalThis as unknown as PageGlobals).system.members().map((m) => m.nodeId));
+        assert.deepEqual(seen.sort(), expected);
+      }
+      const fromDeno = (await deno.command({ members: true })).members as pul.Member[];
+      assert.deepEqual(fromDeno.map((m) => m.nodeId).sort(), expected);
+    }, 20_000, 100);
+  });
+
+  it("tab A spawns a named actor; tab B and the Deno node resolve and call it", async () => {
+    await tabs[0]!.page.evaluate(async () => {
+      const { pul } = globalThis as unknown as PageGlobals;
+      const Counter = pul.remote(
+        class TabCounter {
+          n = 0;
+          incr(): number {
+            return ++this.n;
+          }
+          where(): string {
+            return pul.currentContext().system.runtime;
+          }
+        },
+      );
+      await Counter.spawn({ name: "e2e/tab-counter" });
+    });
+    const fromB = await tabs[1]!.page.evaluate(async () => {
+      const { system } = globalThis as unknown as PageGlobals;
+      const counter = (await system.resolve("e2e/tab-counter", { timeout: 10_000 })).asAny();
+      return [await counter.incr(), await counter.where()];
+    });
+    assert.deepEqual(fromB, [1, "browser"]);
+    const fromDeno = await deno.command({ call: { name: "e2e/tab-counter", method: "incr", args: [] } });
+    assert.equal(fromDeno.result, 2);
+    assert.equal(fromDeno.nodeId, tabs[0]!.nodeId);
+  });
+
+  it("Node calls an actor hosted in a tab, and a tab calls the Deno node", async () => {
+    const ref = await seed.system.resolve("e2e/tab-counter", { timeout: 10_000 });
+    assert.equal(ref.actorId.nodeId, tabs[0]!.nodeId);
+    assert.equal(await ref.asAny().incr(), 3);
+    const fromTab = await tabs[2]!.page.evaluate(async () => {
+      const { system } = globalThis as unknown as PageGlobals;
+      return (await system.resolve("deno/echo", { timeout: 10_000 })).asAny().where();
+    });
+    assert.equal((fromTab as { runtime: string }).runtime, "deno");
+  });
+
+  it("streams flow tab→Node and tab→tab with backpressure", async () => {
+    await tabs[0]!.page.evaluate(async () => {
+      const { pul } = globalThis as unknown as PageGlobals;
+      const Source = pul.remote(
+        class TabSource {
+          produced = 0;
+          async *numbers(limit: number): AsyncGenerator<number> {
+            for (let i = 0; i < limit; i++) {
+              this.produced++;
+              yield i;
+            }
+          }
+          count(): number {
+            return this.produced;
+          }
+        },
+      );
+      await Source.spawn({ name: "e2e/tab-source" });
+    });
+    // tab → Node: read three items, stop reading, check the producer stayed within the window.
+    const source = (await seed.system.resolve("e2e/tab-source", { timeout: 10_000 })).asAny();
+    const stream = source.withOptions({ bufferSize: 8 }).numbers(1_000_000);
+    const iterator = stream[Symbol.asyncIterator]();
+    for (let i = 0; i < 3; i++) assert.deepEqual(await iterator.next(), { value: i, done: false });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const produced = (await source.count()) as number;
+    assert.ok(produced <= 3 + 8 + 1, `the tab produced ${produced} items for a reader that read 3 with a window of 8`);
+    stream.cancel();
+    // tab → tab: tab B reads everything of a bounded stream from tab A, and a slow reader holds it back.
+    const result = await tabs[1]!.page.evaluate(async () => {
+      const { system } = globalThis as unknown as PageGlobals;
+      const remote = (await system.resolve("e2e/tab-source", { timeout: 10_000 })).asAny();
+      const before = (await remote.count()) as number;
+      const items: number[] = [];
+      for await (const n of remote.withOptions({ bufferSize: 4 }).numbers(50)) items.push(n as number);
+      const all = items.length === 50 && items.every((n, i) => n === i);
+      const slow = remote.withOptions({ bufferSize: 4 }).numbers(1_000_000);
+      const it = slow[Symbol.asyncIterator]();
+      await it.next();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const ahead = ((await remote.count()) as number) - before - 50;
+      slow.cancel();
+      return { all, ahead };
+    });
+    assert.equal(result.all, true);
+    assert.ok(result.ahead <= 1 + 4 + 1, `the producer ran ${result.ahead} items ahead of a reader with a window of 4`);
+  });
+
+  it("tabs talk to each other over direct WebRTC", async () => {
+    await tabs[2]!.page.evaluate(async () => {
+      const { system } = globalThis as unknown as PageGlobals;
+      await (await system.resolve("e2e/tab-counter", { timeout: 10_000 })).asAny().incr();
+    });
+    await eventually(async () => {
+      const links = await tabs[2]!.page.evaluate(() => (globalThis as unknown as PageGlobals).system.connections());
+      const toA = links.filter((c) => c.nodeId === tabs[0]!.nodeId);
+      assert.ok(toA.some((c) => c.transport === "webrtc" && !c.relayed), `tab C ↔ tab A: ${JSON.stringify(toA)}`);
+    }, 10_000);
+    const rtt = await tabs[2]!.page.evaluate(async () => {
+      const { system } = globalThis as unknown as PageGlobals;
+      const counter = (await system.resolve("e2e/tab-counter")).asAny();
+      const samples: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const t = performance.now();
+        await counter.incr();
+        samples.push(performance.now() - t);
+      }
+      return samples.sort((a, b) => a - b)[25]!;
+    });
+    assert.ok(rtt < 50, `tab↔tab median RTT ${rtt} ms`);
+  });
+
+  it("the dashboard shows every member and the message rates move", async () => {
+    const page = tabs[0]!.page;
+    const everyone = [seed.system.nodeId, deno.nodeId, ...tabs.map((t) => t.nodeId)].sort();
+    await eventually(async () => {
+      const drawn = await page.$$eval("#members g.graph-node", (nodes) =>
+        nodes.map((n) => `${n.getAttribute("data-node-id")}|${n.getAttribute("data-runtime")}|${n.getAttribute("data-status")}`),
+      );
+      assert.deepEqual(drawn.map((d) => d.split("|")[0]).sort(), everyone);
+      assert.ok(drawn.every((d) => d.endsWith("|alive")), drawn.join(", "));
+      assert.deepEqual(drawn.map((d) => d.split("|")[1]).sort(), ["browser", "browser", "browser", "deno", "node"]);
+    }, 10_000);
+    // Traffic to the counter hosted in tab A: tab A's own rate line must rise.
+    const counter = (await seed.system.resolve("e2e/tab-counter")).asAny();
+    const traffic = (async () => {
+      for (let i = 0; i < 300; i++) {
+        await counter.incr();
+        if (i % 30 === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    await eventually(async () => {
+      const rate = await page.$eval(`#rates li[data-node-id="${tabs[0]!.nodeId}"]`, (li) => Number(li.getAttribute("data-rate") ?? "0"));
+      assert.ok(rate > 0, `tab A's rate is ${rate}`);
+    }, 10_000, 200);
+    await traffic;
+
+    // A person's actions: stream tokens from the seed's streamer, and chat from tab A to tab B.
+    const other = tabs[1]!.page;
+    await other.click("#stream-start");
+    await eventually(async () => {
+      const tokens = Number((await other.getAttribute("#stream-output", "data-tokens")) ?? "0");
+      assert.ok(tokens >= 3, `${tokens} tokens so far`);
+    }, 10_000, 100);
+    await other.click("#stream-cancel");
+    await eventually(async () => assert.equal(await page.getAttribute("#chat-card", "data-chat"), "joined"), 15_000, 100);
+    await eventually(async () => assert.equal(await other.getAttribute("#chat-card", "data-chat"), "joined"), 15_000, 100);
+    await page.fill("#chat-input", "hello from tab A");
+    await page.click("#chat-send");
+    await eventually(async () => {
+      const texts = await other.$$eval("#chat-log .msg", (msgs) => msgs.map((m) => m.textContent ?? ""));
+      assert.ok(texts.some((t) => t.includes("hello from tab A")), texts.join(" | "));
+    }, 10_000, 100);
+
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const shot = await page.screenshot({ path: "test-results/dashboard.png" });
+    // Look at the picture itself: decoded in the page, it must be a busy image (graph, chart, panels), not blank.
+    const content = await page.evaluate(async (b64) => {
+      const image = new Image();
+      image.src = `data:image/png;base64,${b64}`;
+      await image.decode();
+      const canvas = document.createElement("canvas");
+      canvas.width = image.width;
+      canvas.height = image.height;
+      const ctx = canvas.getContext("2d")!;
+      ctx.drawImage(image, 0, 0);
+      const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      const colours = new Set<number>();
+      let ink = 0;
+      const background = (data[0]! << 16) | (data[1]! << 8) | data[2]!;
+      for (let i = 0; i < data.length; i += 4 * 7) {
+        const rgb = (data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!;
+        colours.add(rgb);
+        if (rgb !== background) ink++;
+      }
+      return { width: canvas.width, height: canvas.height, colours: colours.size, ink: ink / (data.length / (4 * 7)) };
+    }, shot.toString("base64"));
+    assert.ok(content.width >= 1_000 && content.height >= 800, JSON.stringify(content));
+    assert.ok(content.colours > 50, `only ${content.colours} colours in the screenshot`);
+    assert.ok(content.ink > 0.05, `the screenshot is ${(content.ink * 100).toFixed(1)} % non-background`);
+  });
+
+  it("closing a tab marks it dead everywhere within the bound and its names disappear", async () => {
+    const closing = tabs.pop()!;
+    await closing.page.evaluate(async () => {
+      const { pul } = globalThis as unknown as PageGlobals;
+      await pul.spawn(pul.remote(class Leaving {}), { name: "e2e/leaving" });
+    });
+    await eventually(async () => assert.ok(await seed.system.hasActor("e2e/leaving")), 10_000);
+    const t = Date.now();
+    await closing.page.context().close();
+    await eventually(async () => {
+      assert.equal(seed.system.members().find((m) => m.nodeId === closing.nodeId)?.status, "dead");
+      const seenByTab = await tabs[0]!.page.evaluate(
+        (id) => (globalThis as unknown as PageGlobals).system.members().find((m) => m.nodeId === id)?.status,
+        closing.nodeId,
+      );
+      assert.equal(seenByTab, "dead");
+      const fromDeno = (await deno.command({ members: true })).members as pul.Member[];
+      assert.equal(fromDeno.find((m) => m.nodeId === closing.nodeId)?.status, "dead");
+    }, DETECTION_BOUND_MS, 50);
+    assert.ok(Date.now() - t <= DETECTION_BOUND_MS, `took ${Date.now() - t} ms`);
+    assert.equal(await seed.system.hasActor("e2e/leaving"), false);
+  });
+
+  it("a tab with a wrong or missing secret is refused by a protected cluster", async () => {
+    const guarded = await startSeed({ addr: "127.0.0.1:0", passphrase: "right secret" });
+    try {
+      const seeds = guarded.wsAddrs;
+      const outcome = await tabs[0]!.page.evaluate(async (addrs) => {
+        const { pul } = globalThis as unknown as PageGlobals;
+        const attempt = async (passphrase?: string) => {
+          const t = performance.now();
+          try {
+            const system = await pul.actorSystem({ seeds: addrs, ...(passphrase !== undefined ? { passphrase } : {}) });
+            const members = system.members().length;
+            await system.shutdown();
+            return { ok: true, members, ms: performance.now() - t };
+          } catch (error) {
+            return { ok: false, name: (error as Error).name, message: (error as Error).message, ms: performance.now() - t };
+          }
+        };
+        return { wrong: await attempt("wrong secret"), missing: await attempt(), right: await attempt("right secret") };
+      }, seeds);
+      assert.equal(outcome.wrong.ok, false);
+      assert.equal(outcome.wrong.name, "PulsingRuntimeError");
+      assert.match(outcome.wrong.message!, /secret/);
+      assert.ok(outcome.wrong.ms < 3_000, `refusal took ${outcome.wrong.ms} ms`);
+      assert.equal(outcome.missing.ok, false);
+      assert.match(outcome.missing.message!, /requires a cluster secret/);
+      assert.equal(outcome.right.ok, true);
+    } finally {
+      await guarded.stop();
+    }
+  });
+});

@@ -1,0 +1,106 @@
+/** Browsers, tabs and a Deno node for the e2e tests. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DENO = fileURLToPath(new URL("../.cache/deno/node_modules/.bin/deno", import.meta.url));
+
+/** Debian's Chromium, headless, with the flags this machine needs (no background networking). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+export interface Tab {
+  page: Page;
+  nodeId: string;
+  /** Console errors and page errors seen so far. */
+  errors: string[];
+}
+
+/** Opens the dashboard in a fresh browser context (its own storage: a separate peer) and waits until it joined. */
+export async function openTab(browser: Browser, url: string, timeoutMs = 30_000): Promise<Tab> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  // Functions passed to page.evaluate from tsx-compiled code refer to esbuild's __name helper.
+  await page.addInitScript({ content: "globalThis.__name = (f) => f;" });
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: timeoutMs });
+  const nodeId = await page.evaluate(() => (globalThis as unknown as { system: { nodeId: string } }).system.nodeId);
+  return { page, nodeId, errors };
+}
+
+export interface DenoNode {
+  nodeId: string;
+  process: ChildProcess;
+  command(command: unknown): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** A Deno process joining the cluster (runs the built package from dist/). */
+export async function startDenoNode(options: Record<string, unknown>, timeoutMs = 60_000): Promise<DenoNode> {
+  const child = spawn(DENO, ["run", "-A", "--node-modules-dir=manual", "e2e/deno-node.ts", JSON.stringify(options)], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const waiters: Array<(line: Record<string, unknown>) => void> = [];
+  let buffered = "";
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (chunk: string) => {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      try {
+        waiters.shift()?.(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not one of our lines
+      }
+    }
+  });
+  const next = (ms: number) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the Deno node did not answer within ${ms} ms`)), ms);
+      waiters.push((line) => {
+        clearTimeout(timer);
+        resolve(line);
+      });
+    });
+  const ready = await next(timeoutMs).catch((error: unknown) => {
+    child.kill("SIGKILL");
+    throw error;
+  });
+  if ("error" in ready) throw new Error(`the Deno node failed: ${JSON.stringify(ready.error)}`);
+  return {
+    nodeId: (ready.ready as { nodeId: string }).nodeId,
+    process: child,
+    command: async (command) => {
+      const reply = next(15_000);
+      child.stdin!.write(`${JSON.stringify(command)}\n`);
+      return reply;
+    },
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await once(child, "exit");
+      clearTimeout(timer);
+    },
+  };
+}

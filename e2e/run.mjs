@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/**
+ * The browser end-to-end tests: a Node seed, several Chromium tabs (separate browser contexts, driven by
+ * playwright-core) and a Deno node in one cluster.
+ *
+ * Prepares what they need, installing it when missing: Debian's `chromium` (apt-get, as root), the Deno runtime
+ * (the `deno` npm package, into .cache/deno), the package build (Deno runs dist/) and the dashboard build.
+ * Tab↔tab WebRTC needs a network interface besides loopback (headless Chromium gathers no ICE candidates on
+ * loopback alone), so as root the tests run inside a private network namespace with a veth pair: nothing
+ * leaves it.
+ *
+ *   node e2e/run.mjs              prepare, then run e2e/*.e2e.ts
+ *   node e2e/run.mjs --no-netns   run on the host network (WebRTC may then fall back to relayed)
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const CHROMIUM = "/usr/bin/chromium";
+const DENO_VERSION = "2.9.6";
+const denoDir = join(root, ".cache/deno");
+const denoBin = join(denoDir, "node_modules/.bin/deno");
+const inNamespace = process.env.PULSING_E2E_NETNS === "1";
+const args = process.argv.slice(2);
+
+const step = (what) => console.log(`› ${what}`);
+const run = (cmd, cmdArgs, options = {}) => {
+  const result = spawnSync(cmd, cmdArgs, { cwd: root, stdio: "inherit", ...options });
+  if (result.status !== 0) {
+    console.error(`✖ ${cmd} ${cmdArgs.join(" ")} failed (${result.status ?? result.signal})`);
+    process.exit(result.status ?? 1);
+  }
+};
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+if (!inNamespace) {
+  if (!existsSync(CHROMIUM)) {
+    if (!isRoot) {
+      console.error(`✖ ${CHROMIUM} is missing and this is not root: install Debian's chromium (apt-get install -y chromium)`);
+      process.exit(1);
+    }
+    step("installing Debian chromium (apt-get)");
+    run("apt-get", ["update", "-qq"]);
+    run("apt-get", ["install", "-y", "-qq", "chromium"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  }
+  if (!existsSync(denoBin)) {
+    step(`installing the Deno runtime (npm package deno@${DENO_VERSION}) into .cache/deno`);
+    mkdirSync(denoDir, { recursive: true });
+    writeFileSync(join(denoDir, "package.json"), '{ "private": true }\n');
+    run("npm", ["install", "--no-audit", "--no-fund", "--no-package-lock", `deno@${DENO_VERSION}`], { cwd: denoDir });
+  }
+  step("building the package (Deno runs dist/)");
+  run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"]);
+  step("building the dashboard (vite)");
+  run(process.execPath, [join(root, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "warn"]);
+
+  const wantNetns = !args.includes("--no-netns");
+  const canNetns = isRoot && hasCommand("unshare") && hasCommand("ip");
+  if (wantNetns && canNetns) {
+    step("running the e2e tests in a private network namespace (veth pair 10.77.0.1 ⇄ 10.77.0.2)");
+    const script = [
+      "set -e",
+      "ip link set lo up",
+      "ip link add v0 type veth peer name v1",
+      "ip addr add 10.77.0.1/24 dev v0",
+      "ip addr add 10.77.0.2/24 dev v1",
+      "ip link set v0 up",
+      "ip link set v1 up",
+      "ip route add default dev v0",
+      `exec "${process.execPath}" "${join(root, "e2e/run.mjs")}" ${args.map((a) => `'${a}'`).join(" ")}`,
+    ].join("; ");
+    run("unshare", ["-n", "bash", "-c", script], { env: { ...process.env, PULSING_E2E_NETNS: "1" } });
+    process.exit(0);
+  }
+  if (wantNetns) console.warn("! not root or no unshare/ip: running on the host network; tab↔tab WebRTC may not connect");
+}
+
+const files = readdirSync(join(root, "e2e"))
+  .filter((f) => f.endsWith(".e2e.ts"))
+  .map((f) => join("e2e", f))
+  .sort();
+step(`${files.length} e2e test files`);
+run(process.execPath, [
+  "--conditions=pulsing-source",
+  "--import",
+  "tsx",
+  "--test",
+  "--test-concurrency=1",
+  "--test-timeout=180000",
+  `--test-reporter=${process.env.TEST_REPORTER ?? "spec"}`,
+  ...files,
+]);
+
+function hasCommand(name) {
+  try {
+    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `npm start`: a seed node with the live dashboard, on embedded defaults.
+ *
+ *   TCP 8000 and WebSockets 8001 (browsers) for the cluster, the dashboard on http://127.0.0.1:8080/,
+ *   the demo's shared actors ("demo/tokens", "chat/lobby") hosted on the seed.
+ *
+ * Builds the dashboard first when dist/demo is missing or older than demo/. Override with PULSING_ADDR,
+ * PULSING_HTTP_PORT, PULSING_PASSPHRASE.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { hostDemoActors } from "../examples/demo-actors.js";
+import { startSeed } from "../src/node/index.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const built = join(root, "dist/demo/index.html");
+
+function newest(dir: string): number {
+  return Math.max(
+    0,
+    ...readdirSync(dir).map((name) => {
+      const path = join(dir, name);
+      const info = statSync(path);
+      return info.isDirectory() ? newest(path) : info.mtimeMs;
+    }),
+  );
+}
+
+const sources = Math.max(newest(join(root, "demo")), newest(join(root, "src")), statSync(join(root, "examples/demo-actors.ts")).mtimeMs);
+if (!existsSync(built) || statSync(built).mtimeMs < sources) {
+  console.log("building the dashboard…");
+  const result = spawnSync(process.execPath, [join(root, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "warn"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+const addr = process.env.PULSING_ADDR ?? "0.0.0.0:8000";
+const port = Number(process.env.PULSING_HTTP_PORT ?? 8080);
+const passphrase = process.env.PULSING_PASSPHRASE;
+const seed = await startSeed({
+  addr,
+  dashboard: { root: join(root, "dist/demo"), port },
+  ...(passphrase !== undefined ? { passphrase } : {}),
+}).catch((error: unknown) => {
+  console.error(`could not start the seed on ${addr} / http ${port}: ${(error as Error).message}`);
+  console.error("(set PULSING_ADDR=host:port and PULSING_HTTP_PORT to use other ports)");
+  process.exit(1);
+});
+await hostDemoActors(seed.system);
+
+console.log(`seed ${seed.system.nodeId}`);
+for (const a of seed.system.addrs) console.log(`  listening ${a}`);
+console.log(`\n  dashboard: ${seed.url}${passphrase !== undefined ? "#secret=<passphrase>" : ""}`);
+console.log("  open it in two tabs: each tab joins the cluster as a node. Ctrl-C stops the seed.\n");
+
+const stop = async () => {
+  await seed.stop();
+  process.exit(0);
+};
+process.once("SIGINT", () => void stop());
+process.once("SIGTERM", () => void stop());
