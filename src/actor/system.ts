@@ -196,6 +196,7 @@ export class ActorSystem extends EventTarget {
       });
       system.#cluster.membership.registry.onChange((name) => system.#notifyName(name));
       await system.#cluster.membership.start();
+      await system.#mesh.join();
     } catch (error) {
       await system.shutdown();
       throw error;

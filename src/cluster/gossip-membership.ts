@@ -22,8 +22,9 @@ import { Registry, type RegistrySnapshot } from "./registry.js";
  * rhythm allows (at least `suspectAfter`) — or whose connection just dropped — is probed directly (libp2p ping)
  * and indirectly through a few other members at once. Only when all fail is it *suspect*, announced with its
  * incarnation; a live node that hears it is suspected (or declared dead) refutes by bumping its incarnation. A
- * suspect that does not refute within `suspicionTimeout` is *dead*. A node whose own timers run late widens its
- * timeouts and accuses nobody. A dead member that is heard from again is told so, refutes, and rejoins.
+ * suspect that does not refute within `suspicionTimeout` is *dead*. A node whose own timers run late (Lifeguard's
+ * local health) widens its silence threshold, probe timeout and suspicion timeout by how late it is, up to 8×.
+ * A dead member that is heard from again is told so, refutes, and rejoins.
  */
 
 interface Heartbeat {
@@ -35,7 +36,12 @@ interface Heartbeat {
   load: MemberLoad;
   ep: number;
   rv: number;
+  /** The node's public names, when there are few (otherwise they are pulled over RPC when `rv` moves). */
+  names?: Array<[string, number]>;
 }
+
+/** Up to this many public names travel in every heartbeat: no RPC (and no connection) needed to learn them. */
+const NAMES_IN_HEARTBEAT = 32;
 interface RegistryDelta {
   t: "reg";
   id: string;
@@ -82,6 +88,10 @@ interface MemberRecord {
 }
 
 const TOMBSTONE_MS = 120_000;
+
+function isNameEntry(entry: unknown): entry is [string, number] {
+  return Array.isArray(entry) && typeof entry[0] === "string" && Number.isSafeInteger(entry[1]);
+}
 
 export class GossipMembership implements Membership {
   readonly registry = new Registry();
@@ -176,6 +186,7 @@ export class GossipMembership implements Membership {
       load: this.#host.load(this.#health.lagMs),
       ep: snapshot.incarnation,
       rv: snapshot.version,
+      ...(snapshot.names.length <= NAMES_IN_HEARTBEAT ? { names: snapshot.names } : {}),
     });
   }
 
@@ -199,10 +210,14 @@ export class GossipMembership implements Membership {
 
   // --- in ----------------------------------------------------------------------------------------------------
 
-  /** Only admitted peers' gossip is taken or forwarded; a message's node id must be its signed author's. */
+  /**
+   * Only admitted peers' gossip is taken or forwarded; a message's node id must be its signed author's (checked on
+   * receipt). A peer whose admission is still running is ignored rather than rejected: a rejection would count
+   * against its gossipsub score, and in a large cluster joining at once those penalties kept peers out of the mesh.
+   */
   #validate(source: string, message: PubsubMessage): TopicValidatorResult {
-    if (!this.#isAdmitted(source)) return TopicValidatorResult.Reject;
     if (message.type !== "signed") return TopicValidatorResult.Reject;
+    if (!this.#isAdmitted(source)) return TopicValidatorResult.Ignore;
     return TopicValidatorResult.Accept;
   }
 
@@ -302,7 +317,10 @@ export class GossipMembership implements Membership {
       record.epoch = hb.ep;
       record.rv = hb.rv;
     }
-    if (!this.registry.isCurrent(hb.id, hb.ep, hb.rv)) void this.#fetchRegistry(record);
+    if (!this.registry.isCurrent(hb.id, hb.ep, hb.rv)) {
+      if (Array.isArray(hb.names)) this.registry.replace(hb.id, { incarnation: hb.ep, version: hb.rv, names: hb.names.filter(isNameEntry) });
+      else void this.#fetchRegistry(record);
+    }
     this.#keepConnected(record);
   }
 
@@ -365,9 +383,12 @@ export class GossipMembership implements Membership {
     record.probing = true;
     try {
       const timeout = this.#options.probeTimeout * this.#health.multiplier;
+      // Helpers we are connected to first: asking others would open connections just to probe.
+      const connected = new Set(this.#host.connectedPeers());
       const helpers = [...this.#records.values()]
         .filter((r) => r.status === "alive" && r.nodeId !== record.nodeId)
         .sort(() => Math.random() - 0.5)
+        .sort((a, b) => Number(connected.has(b.nodeId)) - Number(connected.has(a.nodeId)))
         .slice(0, this.#options.indirectProbes);
       const attempts = [
         this.#host.ping(record.nodeId, timeout),
@@ -381,8 +402,6 @@ export class GossipMembership implements Membership {
         record.lastHeard = performance.now();
         return;
       }
-      // Lifeguard: a node that is itself late does not accuse; it will look again.
-      if (this.#health.degraded) return;
       this.#suspect(record, true);
     } finally {
       record.probing = false;
@@ -413,13 +432,6 @@ export class GossipMembership implements Membership {
     record.suspicion = setTimeout(() => {
       record.suspicion = undefined;
       if (record.status === "suspect" && record.incarnation === incarnation && !this.#stopped) {
-        if (this.#health.degraded) {
-          // Too late to judge: give it another round.
-          record.status = "alive";
-          record.accusers.clear();
-          record.lastHeard = performance.now();
-          return;
-        }
         this.#declareDead(record, "did not answer probes");
         void this.#publish({ t: "dead", id: record.nodeId, inc: record.incarnation });
       }
@@ -453,14 +465,21 @@ export class GossipMembership implements Membership {
     }
   }
 
+  /** Dials members until this node has `targetPeers` connections (counting dials still under way). */
   #keepConnected(record: MemberRecord): void {
     const now = performance.now();
     if (now - record.lastDial < 5_000) return;
     const connected = this.#host.connectedPeers();
-    if (connected.includes(record.nodeId) || connected.length >= this.#options.targetPeers) return;
+    if (connected.includes(record.nodeId) || connected.length + this.#dialing >= this.#options.targetPeers) return;
     record.lastDial = now;
-    void this.#host.connect(record.nodeId, record.addrs).catch(() => {});
+    this.#dialing++;
+    void this.#host
+      .connect(record.nodeId, record.addrs)
+      .catch(() => {})
+      .finally(() => this.#dialing--);
   }
+
+  #dialing = 0;
 
   #member(record: MemberRecord): Member {
     return {

@@ -180,7 +180,6 @@ export class HeadMembership implements Membership {
         worker.lastHeard = performance.now();
         return;
       }
-      if (this.#health.degraded) return;
       worker.member = { ...worker.member, status: "suspect" };
       this.#viewVersion++;
       this.#host.emit("member:suspect", this.#withActors(worker.member));

@@ -30,11 +30,6 @@ export class LocalHealth {
     return 1 + Math.min(this.#max - 1, this.#score);
   }
 
-  /** Whether this node is too late to judge others. */
-  get degraded(): boolean {
-    return this.#score >= 1;
-  }
-
   /** Recent event-loop lag, in ms (for load reports). */
   get lagMs(): number {
     return this.#score * this.#intervalMs;

@@ -90,15 +90,22 @@ export class Mesh {
         identify: identify({ runOnConnectionOpen: false }),
         ping: ping(),
         // Membership gossip: small clusters need a low mesh degree and publishing with no mesh yet.
+        // Every membership message is relayed by every node to its mesh peers: a low degree keeps that cost down
+        // and still reaches everyone in a few hops. Flood publishing (a node sends its own messages to every
+        // subscribed peer it is connected to) stays on: it reaches direct peers even while the mesh forms.
         pubsub: gossipsub({
           allowPublishToZeroTopicPeers: true,
           emitSelf: false,
-          D: 4,
-          Dlo: 3,
-          Dhi: 8,
-          Dout: 2,
-          Dlazy: 4,
+          D: 3,
+          Dlo: 2,
+          Dhi: 5,
+          Dout: 1,
+          Dlazy: 3,
           heartbeatInterval: 700,
+          // Gossipsub penalises many peers behind one IP address (a Sybil defence for open networks). Cluster
+          // members are admitted by the secret instead, and many share an address: nodes of one machine, and
+          // browser tabs behind one NAT — with the penalty a 50-node cluster on one host never formed its mesh.
+          scoreParams: { IPColocationFactorWeight: 0 },
         }),
       },
     });
@@ -117,10 +124,10 @@ export class Mesh {
     };
     gate = await AdmissionGate.install(node, {
       passphrase: init.passphrase,
+      // Both sides identify: gossipsub opens its outbound stream to a peer only once it knows (from identify) that
+      // the peer speaks it, and a seed that never identified its inbound peers could not send them anything.
       onAdmitted: (connection) => {
-        if (connection.direction === "outbound") {
-          void (node.services.identify as { identify(c: Connection): Promise<unknown> }).identify(connection).catch(() => {});
-        }
+        void (node.services.identify as { identify(c: Connection): Promise<unknown> }).identify(connection).catch(() => {});
       },
     });
     const mesh = new Mesh(node, gate, ctx, blocked, plan.targetPeers);
@@ -135,15 +142,24 @@ export class Mesh {
       for (const listener of mesh.#disconnectListeners) listener(peer);
     });
     await Promise.resolve(node.start());
+    mesh.#seedAddrs = init.seeds.map((seed) => seedAddr(seed, plan.seedTransport));
+    return mesh;
+  }
+
+  #seedAddrs: Multiaddr[] = [];
+
+  /**
+   * Dials the seeds (see `#join`). Separate from `start()` so that the cluster subscribes to its topics first:
+   * gossipsub drops a subscription announced while a peer's stream is still opening, and a node that joined
+   * before subscribing could stay unknown to its seed's mesh.
+   */
+  async join(): Promise<void> {
     try {
-      await mesh.#join(init.seeds.map((seed) => seedAddr(seed, plan.seedTransport)));
+      await this.#join(this.#seedAddrs);
     } catch (error) {
-      mesh.#stopping = true;
-      mesh.#stopped.abort(); // ends the seed loops too: a refused node must be able to exit
-      await Promise.resolve(node.stop()).catch(() => {});
+      await this.stop();
       throw error;
     }
-    return mesh;
   }
 
   get nodeId(): string {
@@ -259,7 +275,7 @@ export class Mesh {
     return link;
   }
 
-  /** Tells every peer we are going, then stops the node. */
+  /** Tells every peer we are going, then stops the node (and the seed loops: a refused node must be able to exit). */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
