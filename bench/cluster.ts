@@ -4,7 +4,8 @@
  */
 import * as pul from "pulsing";
 import { Counter } from "../test/fixtures/actors.js";
-import { startNode, tcpAddr, type ChildNode } from "../test/cluster/harness.js";
+import { startNode, type ChildNode } from "../test/cluster/harness.js";
+import { startNodeHost, type NodeHost } from "../test/cluster/node-host.js";
 import { table } from "./harness.js";
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -18,88 +19,41 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
   }
 }
 
-interface StreamLike {
-  protocol?: string;
-  addEventListener(type: "message", listener: (event: { data: { byteLength: number } }) => void): void;
-}
-interface NodeLike {
-  getConnections(): Array<{ streams: StreamLike[] }>;
-}
-
 /**
- * Counts the bytes arriving on every gossipsub stream of the given nodes (gossipsub's own framing and control
- * included; yamux and noise framing not). Every byte one node sends, another receives, so bytes in per node is
- * also bytes out per node on average.
+ * Membership traffic per node per second over `windowMs`, once `n` nodes (this process's seed plus processes of
+ * up to ten nodes each, default timings) have converged: gossipsub wire bytes arriving per node (gossipsub framing
+ * and control included, yamux/noise not; every byte one node sends another receives, so bytes out per node are
+ * the same on average), membership messages, and CPU per node.
  */
-class GossipMeter {
-  readonly #seen = new WeakSet<object>();
-  #bytes = 0;
-  readonly #timer: ReturnType<typeof setInterval>;
-
-  constructor(nodes: NodeLike[]) {
-    const scan = (): void => {
-      for (const node of nodes) {
-        for (const connection of node.getConnections()) {
-          for (const stream of connection.streams) {
-            if (this.#seen.has(stream) || !stream.protocol?.startsWith("/meshsub")) continue;
-            this.#seen.add(stream);
-            stream.addEventListener("message", (event) => {
-              this.#bytes += event.data.byteLength;
-            });
-          }
-        }
-      }
-    };
-    scan();
-    this.#timer = setInterval(scan, 100);
-  }
-
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-  }
-}
-
-/**
- * Membership traffic per node per second, over `windowMs` once `n` in-process nodes converged: gossipsub wire
- * bytes in (≈ out), and the membership messages each node publishes and receives.
- */
-async function gossipCost(n: number, windowMs: number): Promise<{ bytesIn: number; messages: number; cpuMsPerNodeSecond: number }> {
+async function gossipCost(n: number, windowMs: number): Promise<{ bytesIn: number; messages: number; cpuPercent: number; converged: boolean }> {
   const seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
-  const systems = [seed];
+  const hosts: NodeHost[] = [];
   try {
-    for (let i = 1; i < n; i += 7) {
-      const batch = Math.min(7, n - i);
-      systems.push(...(await Promise.all(Array.from({ length: batch }, () => pul.actorSystem({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] })))));
+    for (let left = n - 1, p = 0; left > 0; left -= 10, p++) {
+      hosts.push(await startNodeHost({ count: Math.min(10, left), seeds: [tcpOf(seed)], prefix: `bench/n${n}-p${p}-` }));
     }
-    await Promise.all(systems.map((s, i) => s.spawn(Counter, { name: `bench/n${i}` })));
-    await until(() => systems.every((s) => s.members().filter((m) => m.status === "alive").length === n), 120_000, `${n} nodes converging`);
-    const meter = new GossipMeter(systems.map((s) => (s as unknown as { mesh: { node: NodeLike } }).mesh.node));
-    await new Promise((resolve) => setTimeout(resolve, 500)); // attach to every stream first
-    const bytesBefore = meter.bytes;
-    const before = systems.map((s) => s.membershipTraffic());
-    const cpuBefore = process.cpuUsage();
+    let converged = true;
+    await until(() => seed.members().filter((m) => m.status === "alive").length === n, 120_000, `${n} nodes converging`).catch(() => {
+      converged = false;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const read = async () => Promise.all(hosts.map(async (h) => (await h.ask({ traffic: true })).traffic as { gossipBytesIn: number; messagesIn: number; messagesOut: number; cpuMs: number }));
+    const before = await read();
     const t = performance.now();
     await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const after = await read();
     const seconds = (performance.now() - t) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
-    const after = systems.map((s) => s.membershipTraffic());
-    meter.stop();
-    let messages = 0;
-    after.forEach((c, i) => {
-      const b = before[i]!;
-      messages += c.messagesIn + c.messagesOut - b.messagesIn - b.messagesOut;
-    });
+    const delta = (key: "gossipBytesIn" | "messagesIn" | "messagesOut" | "cpuMs") => after.reduce((sum, a, i) => sum + a[key] - before[i]![key], 0);
+    const hosted = n - 1;
     return {
-      bytesIn: (meter.bytes - bytesBefore) / n / seconds,
-      messages: messages / n / seconds,
-      cpuMsPerNodeSecond: (cpu.user + cpu.system) / 1000 / n / seconds,
+      bytesIn: delta("gossipBytesIn") / hosted / seconds,
+      messages: (delta("messagesIn") + delta("messagesOut")) / hosted / seconds,
+      cpuPercent: (delta("cpuMs") / hosted / seconds / 1000) * 100,
+      converged,
     };
   } finally {
-    await Promise.all(systems.map((s) => s.shutdown().catch(() => undefined)));
+    for (const host of hosts) host.kill();
+    await seed.shutdown();
   }
 }
 
@@ -186,12 +140,12 @@ export async function benchCluster(options: { busyMs?: number } = {}): Promise<v
   for (const n of [10, 25, 50]) {
     const cost = await gossipCost(n, 5_000);
     rows.push([
-      `${n} nodes`,
-      `${(cost.bytesIn / 1024).toFixed(1)} KiB/s in (≈ out) per node; ${cost.messages.toFixed(0)} membership msg/s in+out`,
-      `CPU ${cost.cpuMsPerNodeSecond.toFixed(1)} ms per node-second (all ${n} nodes in one process)`,
+      `${n} nodes${cost.converged ? "" : " (did not converge)"}`,
+      `${(cost.bytesIn / 1024).toFixed(1)} KiB/s in (≈ out) per node, ${cost.messages.toFixed(0)} membership msg/s`,
+      `${cost.cpuPercent.toFixed(1)} % of a core per node (nodes in processes of 10, on 2 cores)`,
     ]);
   }
-  table("membership gossip per node as the cluster grows (gossipsub wire bytes, before yamux/noise)", rows);
+  table("membership gossip per node as the cluster grows (default timings; gossipsub wire bytes, before yamux/noise)", rows);
   const busyMs = options.busyMs ?? 60_000;
   const busy = await busyNode(busyMs);
   table(`a CPU-busy node (90 ms busy / 10 ms idle) for ${busyMs / 1000} s`, [

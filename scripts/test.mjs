@@ -39,7 +39,7 @@ run(process.execPath, [
   "--import",
   "tsx",
   "--test",
-  "--test-concurrency=2",
+  "--test-concurrency=1", // multi-process and browser tests measure timing: they must not compete for the 2 cores
   "--test-timeout=120000",
   `--test-reporter=${process.env.TEST_REPORTER ?? "spec"}`,
   ...files,

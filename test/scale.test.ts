@@ -9,10 +9,9 @@
  * overload, not the cluster. (Fifty nodes in a single process saturate it even at 2 s heartbeats.)
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import * as pul from "pulsing";
+import { startNodeHost, type NodeHost } from "./cluster/node-host.js";
 import { eventually } from "./helpers.js";
 
 const PROCESSES = 5;
@@ -24,59 +23,11 @@ const TIMINGS: pul.MembershipOptions = {
   suspicionTimeout: 4_000,
   targetPeers: 4,
 };
-const CHILD = fileURLToPath(new URL("./cluster/multi-node.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-interface Host {
-  process: ChildProcess;
-  nodeIds: string[];
-  ask(command: unknown): Promise<Record<string, unknown>>;
-}
-
-async function startHost(seeds: string[], prefix: string): Promise<Host> {
-  const child = spawn(
-    process.execPath,
-    ["--conditions=pulsing-source", "--import", "tsx", CHILD, JSON.stringify({ count: PER_PROCESS, seeds, membership: TIMINGS, prefix })],
-    { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const waiters: Array<(line: Record<string, unknown>) => void> = [];
-  let buffered = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      try {
-        waiters.shift()?.(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not ours
-      }
-    }
-  });
-  const next = (ms: number) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node host ${prefix} did not answer in ${ms} ms`)), ms);
-      waiters.push((line) => (clearTimeout(timer), resolve(line)));
-    });
-  const ready = await next(120_000);
-  return {
-    process: child,
-    nodeIds: ready.ready as string[],
-    ask: (command) => {
-      const reply = next(30_000);
-      child.stdin!.write(`${JSON.stringify(command)}\n`);
-      return reply;
-    },
-  };
-}
-
 describe(`a cluster of ${1 + PROCESSES * PER_PROCESS} nodes`, () => {
   let seed: pul.ActorSystem | undefined;
-  const hosts: Host[] = [];
+  const hosts: NodeHost[] = [];
   after(async () => {
-    for (const host of hosts) host.process.kill("SIGKILL");
+    for (const host of hosts) host.kill();
     await seed?.shutdown();
   });
 
@@ -84,7 +35,9 @@ describe(`a cluster of ${1 + PROCESSES * PER_PROCESS} nodes`, () => {
     const started = Date.now();
     seed = await pul.actorSystem({ addr: "127.0.0.1:0", membership: TIMINGS });
     const seedAddr = seed.addrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && !a.includes("/ws"))!;
-    for (let p = 0; p < PROCESSES; p++) hosts.push(await startHost([seedAddr], `scale/p${p}-`));
+    for (let p = 0; p < PROCESSES; p++) {
+      hosts.push(await startNodeHost({ count: PER_PROCESS, seeds: [seedAddr], membership: TIMINGS, prefix: `scale/p${p}-` }));
+    }
     const everyone = [seed.nodeId, ...hosts.flatMap((h) => h.nodeIds)].sort();
     const names = hosts.flatMap((_, p) => Array.from({ length: PER_PROCESS }, (_, i) => `scale/p${p}-${i}`)).sort();
 

@@ -32,7 +32,8 @@ interface Heartbeat {
   id: string;
   inc: number;
   rt: RuntimeKind;
-  addrs: string[];
+  /** Sent when they change and every few heartbeats, not every time: they are most of a heartbeat's bytes. */
+  addrs?: string[];
   load: MemberLoad;
   ep: number;
   rv: number;
@@ -40,8 +41,10 @@ interface Heartbeat {
   names?: Array<[string, number]>;
 }
 
-/** Up to this many public names travel in every heartbeat: no RPC (and no connection) needed to learn them. */
+/** Up to this many public names travel in heartbeats: no RPC (and no connection) needed to learn them. */
 const NAMES_IN_HEARTBEAT = 32;
+/** Addresses and names go out with every this-many-th heartbeat, and whenever they change. */
+const FULL_HEARTBEAT_EVERY = 8;
 interface RegistryDelta {
   t: "reg";
   id: string;
@@ -177,18 +180,31 @@ export class GossipMembership implements Membership {
 
   #publishHeartbeat(): void {
     const snapshot = this.#host.localSnapshot();
+    const addrs = this.#host.addrs();
+    const addrsKey = addrs.join(" ");
+    const full =
+      this.#beats++ % FULL_HEARTBEAT_EVERY === 0 || this.#newcomer || addrsKey !== this.#sentAddrs || snapshot.version !== this.#sentVersion;
+    this.#newcomer = false;
+    this.#sentAddrs = addrsKey;
+    this.#sentVersion = snapshot.version;
     void this.#publish({
       t: "hb",
       id: this.#host.nodeId,
       inc: this.#incarnation,
       rt: this.#host.runtime,
-      addrs: this.#host.addrs(),
       load: this.#host.load(this.#health.lagMs),
       ep: snapshot.incarnation,
       rv: snapshot.version,
-      ...(snapshot.names.length <= NAMES_IN_HEARTBEAT ? { names: snapshot.names } : {}),
+      ...(full ? { addrs } : {}),
+      ...(full && snapshot.names.length <= NAMES_IN_HEARTBEAT ? { names: snapshot.names } : {}),
     });
   }
+
+  #beats = 0;
+  /** Someone new appeared: they need our addresses and names now, not in a few heartbeats. */
+  #newcomer = false;
+  #sentAddrs = "";
+  #sentVersion = -1;
 
   async #publish(gossip: Gossip): Promise<void> {
     let bytes: Uint8Array;
@@ -251,10 +267,14 @@ export class GossipMembership implements Membership {
   }
 
   #onHeartbeat(hb: Heartbeat): void {
-    if (hb.id === this.#host.nodeId || typeof hb.inc !== "number" || !Array.isArray(hb.addrs)) return;
+    if (hb.id === this.#host.nodeId || typeof hb.inc !== "number" || (hb.addrs !== undefined && !Array.isArray(hb.addrs))) return;
     const now = performance.now();
     let record = this.#records.get(hb.id);
     if (record === undefined) {
+      // A member is first taken in from a full heartbeat: without addresses nobody could dial it. It is new to
+      // us, so we are likely new to it: our next heartbeat is full.
+      this.#newcomer = true;
+      if (hb.addrs === undefined) return;
       record = {
         nodeId: hb.id,
         addrs: hb.addrs.filter((a) => typeof a === "string"),
@@ -309,9 +329,11 @@ export class GossipMembership implements Membership {
       }
       record.incarnation = hb.inc;
       record.lastHeard = now;
-      const addrs = hb.addrs.filter((a) => typeof a === "string");
-      if (addrs.join() !== record.addrs.join()) void this.#host.learn(hb.id, addrs).catch(() => {});
-      record.addrs = addrs;
+      if (hb.addrs !== undefined) {
+        const addrs = hb.addrs.filter((a) => typeof a === "string");
+        if (addrs.join() !== record.addrs.join()) void this.#host.learn(hb.id, addrs).catch(() => {});
+        record.addrs = addrs;
+      }
       record.runtime = hb.rt;
       record.load = hb.load;
       record.epoch = hb.ep;

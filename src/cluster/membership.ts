@@ -8,7 +8,7 @@ export interface MembershipOptions {
   cluster?: string;
   /** How often a node announces itself. @default 500 */
   heartbeatInterval?: number;
-  /** Silence after which a member is probed (widened for members whose heartbeats are irregular). @default 1500 */
+  /** Silence after which a member is probed (widened for members whose heartbeats are irregular). @default 1200 */
   suspectAfter?: number;
   /** How long a direct or indirect probe may take. @default 500 */
   probeTimeout?: number;
@@ -23,7 +23,7 @@ export interface MembershipOptions {
 export const DEFAULT_MEMBERSHIP: Required<MembershipOptions> = {
   cluster: "default",
   heartbeatInterval: 500,
-  suspectAfter: 1_500,
+  suspectAfter: 1_200,
   probeTimeout: 500,
   suspicionTimeout: 1_000,
   indirectProbes: 2,

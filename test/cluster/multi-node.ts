@@ -4,6 +4,8 @@
  * `{ "ready": [nodeIds] }`, then answers one line per command:
  *   {"views": true}   → {"views": [[nodeId, [alive member ids], [public names]], …]}
  *   {"kill": i}       → {"killed": nodeId}   node i's libp2p stops at once: no goodbye, no leave
+ *   {"traffic": true} → {"traffic": { gossipBytesIn, messagesIn, messagesOut, cpuMs }} summed over this process's
+ *                       nodes (gossip bytes: bytes arriving on gossipsub streams)
  */
 import * as pul from "pulsing";
 import { Counter } from "../fixtures/actors.js";
@@ -23,6 +25,26 @@ for (let i = 0; i < count; i++) {
   systems.push(system);
 }
 say({ ready: systems.map((s) => s.nodeId) });
+
+// Count the bytes arriving on every gossipsub stream of these nodes.
+let gossipBytesIn = 0;
+const metered = new WeakSet<object>();
+interface MeteredStream {
+  protocol?: string;
+  addEventListener(type: "message", listener: (event: { data: { byteLength: number } }) => void): void;
+}
+setInterval(() => {
+  for (const system of systems) {
+    const node = (system as unknown as { mesh?: { node: { getConnections(): Array<{ streams: MeteredStream[] }> } } }).mesh?.node;
+    for (const connection of node?.getConnections() ?? []) {
+      for (const stream of connection.streams) {
+        if (metered.has(stream) || !stream.protocol?.startsWith("/meshsub")) continue;
+        metered.add(stream);
+        stream.addEventListener("message", (event) => void (gossipBytesIn += event.data.byteLength));
+      }
+    }
+  }
+}, 100).unref();
 
 let buffered = "";
 process.stdin.setEncoding("utf8");
@@ -45,6 +67,17 @@ async function handle(command: Record<string, unknown>): Promise<void> {
         s.members().filter((m) => m.status === "alive").map((m) => m.nodeId).sort(),
         s.members().flatMap((m) => m.actors).sort(),
       ]),
+    });
+  } else if ("traffic" in command) {
+    const totals = systems.map((s) => s.membershipTraffic());
+    const cpu = process.cpuUsage();
+    say({
+      traffic: {
+        gossipBytesIn,
+        messagesIn: totals.reduce((a, t) => a + t.messagesIn, 0),
+        messagesOut: totals.reduce((a, t) => a + t.messagesOut, 0),
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      },
     });
   } else if ("kill" in command) {
     const victim = systems[command.kill as number]!;
