@@ -1,8 +1,9 @@
 /** Browsers, tabs and a Deno node for the e2e tests. */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { spawnLineProcess } from "../test/cluster/line-process.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DENO = fileURLToPath(new URL("../.cache/deno/node_modules/.bin/deno", import.meta.url));
@@ -54,35 +55,14 @@ export interface DenoNode {
 
 /** A Deno process joining the cluster (runs the built package from dist/). */
 export async function startDenoNode(options: Record<string, unknown>, timeoutMs = 60_000): Promise<DenoNode> {
-  const child = spawn(DENO, ["run", "-A", "--node-modules-dir=manual", "e2e/deno-node.ts", JSON.stringify(options)], {
-    cwd: ROOT,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const waiters: Array<(line: Record<string, unknown>) => void> = [];
-  let buffered = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      try {
-        waiters.shift()?.(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not one of our lines
-      }
-    }
-  });
-  const next = (ms: number) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the Deno node did not answer within ${ms} ms`)), ms);
-      waiters.push((line) => {
-        clearTimeout(timer);
-        resolve(line);
-      });
-    });
-  const ready = await next(timeoutMs).catch((error: unknown) => {
+  const deno = spawnLineProcess(
+    DENO,
+    ["run", "-A", "--node-modules-dir=manual", "e2e/deno-node.ts", JSON.stringify(options)],
+    ROOT,
+    "the Deno node",
+  );
+  const child = deno.process;
+  const ready = await deno.next(timeoutMs).catch((error: unknown) => {
     child.kill("SIGKILL");
     throw error;
   });
@@ -90,11 +70,7 @@ export async function startDenoNode(options: Record<string, unknown>, timeoutMs 
   return {
     nodeId: (ready.ready as { nodeId: string }).nodeId,
     process: child,
-    command: async (command) => {
-      const reply = next(15_000);
-      child.stdin!.write(`${JSON.stringify(command)}\n`);
-      return reply;
-    },
+    command: (command) => deno.ask(command, 15_000),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.stdin!.end();

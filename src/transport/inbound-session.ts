@@ -3,11 +3,11 @@ import { cancelInbound, type CallMode, type InboundCall, type StreamKind } from 
 import type { StreamControl, StreamSink } from "../actor/stream-control.js";
 import { PulsingRuntimeError } from "../errors/errors.js";
 import { nextMacrotask } from "../util/macrotask.js";
-import { FrameReader } from "../wire/frame-reader.js";
 import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
-import { FrameWriter } from "./frame-writer.js";
+import type { FrameWriter } from "./frame-writer.js";
+import { openFrameStream } from "./frame-stream.js";
 import type { MeshContext } from "./mesh-context.js";
-import { chunks, describe } from "./peer-link.js";
+import { describe } from "./peer-link.js";
 import { decodeFrame, encodeFrameBody, peekFrameHeader } from "./rpc-frames.js";
 
 /** Inbound calls in progress at which a session stops reading from the peer (and resumes at half). */
@@ -34,22 +34,13 @@ export class InboundSession {
     this.#ctx = ctx;
     this.#stream = stream;
     this.peer = connection.remotePeer.toString();
-    stream.maxWriteBufferLength = Math.max(32 * 1024 * 1024, ctx.maxFrameSize * 2);
-    this.#writer = new FrameWriter(stream, (error) => this.close(error));
-    const reader = new FrameReader(ctx.maxFrameSize, {
-      frame: (bytes) => this.#onFrame(bytes),
-      oversized: (length, head) => this.#onOversized(length, head),
-    });
-    stream.addEventListener("message", (event) => {
-      try {
-        for (const part of chunks(event.data)) reader.push(part);
-        if (reader.broken !== undefined) throw new PulsingRuntimeError(`protocol error from node ${this.peer}: ${reader.broken}`);
-      } catch (error) {
-        this.close(error);
-        stream.abort(error instanceof Error ? error : new PulsingRuntimeError(describe(error)));
-      }
-    });
-    stream.addEventListener("close", (event) => this.close((event as { error?: unknown }).error), { once: true });
+    this.#writer = openFrameStream(
+      stream,
+      ctx.maxFrameSize,
+      this.peer,
+      { frame: (bytes) => this.#onFrame(bytes), oversized: (length, head) => this.#onOversized(length, head) },
+      (cause) => this.close(cause),
+    );
   }
 
   get inflight(): number {

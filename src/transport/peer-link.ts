@@ -3,9 +3,9 @@ import type { ActorRef } from "../actor/actor-ref.js";
 import { CallHandle, FailedCall } from "../actor/call-handle.js";
 import type { CallMode, CallOptions } from "../actor/call-types.js";
 import { PulsingRuntimeError } from "../errors/errors.js";
-import { FrameReader } from "../wire/frame-reader.js";
 import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
-import { FrameWriter } from "./frame-writer.js";
+import type { FrameWriter } from "./frame-writer.js";
+import { openFrameStream } from "./frame-stream.js";
 import type { MeshContext } from "./mesh-context.js";
 import { decodeFrame, encodeFrameBody, peekFrameHeader, RPC_PROTOCOL } from "./rpc-frames.js";
 
@@ -160,22 +160,14 @@ export class PeerLink {
 
   #attach(stream: Stream): void {
     this.#stream = stream;
-    stream.maxWriteBufferLength = Math.max(32 * 1024 * 1024, this.#ctx.maxFrameSize * 2);
-    const writer = new FrameWriter(stream, (error) => this.#lost(stream, error));
+    const writer = openFrameStream(
+      stream,
+      this.#ctx.maxFrameSize,
+      this.peer,
+      { frame: (bytes) => this.#onFrame(bytes), oversized: (length, head) => this.#onOversized(length, head) },
+      (cause) => this.#lost(stream, cause),
+    );
     this.#writer = writer;
-    const reader = new FrameReader(this.#ctx.maxFrameSize, {
-      frame: (bytes) => this.#onFrame(bytes),
-      oversized: (length, head) => this.#onOversized(length, head),
-    });
-    stream.addEventListener("message", (event) => {
-      try {
-        for (const part of chunks(event.data)) reader.push(part);
-        if (reader.broken !== undefined) throw new PulsingRuntimeError(`protocol error from node ${this.peer}: ${reader.broken}`);
-      } catch (error) {
-        this.#lost(stream, error);
-      }
-    });
-    stream.addEventListener("close", (event) => this.#lost(stream, (event as { error?: unknown }).error), { once: true });
     const backlog = this.#backlog;
     this.#backlog = [];
     for (const bytes of backlog) writer.write(bytes);
@@ -258,12 +250,6 @@ class RemoteCall extends CallHandle {
   protected override onDone(): void {
     if (this.id !== 0) this.#link.forget(this.id);
   }
-}
-
-/** The parts of a `message` event's data (a Uint8ArrayList with yamux), without copying them together. */
-export function* chunks(data: Uint8Array | Iterable<Uint8Array>): Iterable<Uint8Array> {
-  if (data instanceof Uint8Array) yield data;
-  else yield* data;
 }
 
 function asError(value: unknown): Error {

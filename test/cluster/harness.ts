@@ -1,10 +1,11 @@
 /**
  * Starts cluster nodes as child processes (real processes, real libp2p over loopback) and cleans them up.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import type * as pul from "pulsing";
+import { spawnLineProcess } from "./line-process.js";
 
 const CHILD = fileURLToPath(new URL("./child-node.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -13,8 +14,6 @@ export interface ChildNode {
   nodeId: string;
   addrs: string[];
   process: ChildProcess;
-  /** Lines the child printed (parsed). */
-  messages: unknown[];
   /** Sends a command line and waits for the next reply line. */
   command(command: unknown): Promise<Record<string, unknown>>;
   /** SIGKILL: no goodbye, sockets torn down by the OS. */
@@ -27,50 +26,15 @@ export interface ChildOptions extends Omit<pul.ActorSystemOptions, "privateKey">
   privateKeyHex?: string;
 }
 
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-});
-
 export async function startNode(options: ChildOptions, timeoutMs = 30_000): Promise<ChildNode> {
-  const child = spawn(process.execPath, ["--conditions=pulsing-source", "--import", "tsx", CHILD, JSON.stringify(options)], {
-    cwd: ROOT,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  const messages: unknown[] = [];
-  const waiters: Array<(line: Record<string, unknown>) => void> = [];
-  let buffered = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      let parsed: Record<string, unknown>;
-      try {
-        parsed = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue; // not ours
-      }
-      messages.push(parsed);
-      waiters.shift()?.(parsed);
-    }
-  });
-  const nextLine = (ms: number): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`child node did not answer within ${ms} ms`)), ms);
-      const onExit = (code: number | null) => reject(new Error(`child node exited with ${code}`));
-      child.once("exit", onExit);
-      waiters.push((line) => {
-        clearTimeout(timer);
-        child.off("exit", onExit);
-        resolve(line);
-      });
-    });
-  const first = await nextLine(timeoutMs).catch((error: Error) => {
+  const node = spawnLineProcess(
+    process.execPath,
+    ["--conditions=pulsing-source", "--import", "tsx", CHILD, JSON.stringify(options)],
+    ROOT,
+    "child node",
+  );
+  const child = node.process;
+  const first = await node.next(timeoutMs).catch((error: unknown) => {
     child.kill("SIGKILL");
     throw error;
   });
@@ -83,12 +47,7 @@ export async function startNode(options: ChildOptions, timeoutMs = 30_000): Prom
     nodeId,
     addrs,
     process: child,
-    messages,
-    command: async (command) => {
-      const reply = nextLine(10_000);
-      child.stdin!.write(`${JSON.stringify(command)}\n`);
-      return reply;
-    },
+    command: (command) => node.ask(command, 10_000),
     kill: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGKILL");
