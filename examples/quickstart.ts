@@ -1,6 +1,5 @@
 /**
- * The quick start from the README, runnable: `npm start` (until the seed node and dashboard take over that name)
- * or `node --conditions=pulsing-source --import tsx examples/quickstart.ts`.
+ * The quick start from the README, runnable: `node --conditions=pulsing-source --import tsx examples/quickstart.ts`.
  */
 import * as pul from "pulsing";
 
