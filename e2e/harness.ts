@@ -1,6 +1,5 @@
 /** Browsers, tabs and a Deno node for the e2e tests. */
 import type { ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { spawnLineProcess } from "../test/cluster/line-process.js";
@@ -71,12 +70,6 @@ export async function startDenoNode(options: Record<string, unknown>, timeoutMs 
     nodeId: (ready.ready as { nodeId: string }).nodeId,
     process: child,
     command: (command) => deno.ask(command, 15_000),
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await once(child, "exit");
-      clearTimeout(timer);
-    },
+    stop: () => deno.stop(),
   };
 }

@@ -2,7 +2,6 @@
  * Starts cluster nodes as child processes (real processes, real libp2p over loopback) and cleans them up.
  */
 import type { ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import type * as pul from "pulsing";
 import { spawnLineProcess } from "./line-process.js";
@@ -48,18 +47,8 @@ export async function startNode(options: ChildOptions, timeoutMs = 30_000): Prom
     addrs,
     process: child,
     command: (command) => node.ask(command, 10_000),
-    kill: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGKILL");
-      await once(child, "exit");
-    },
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await once(child, "exit");
-      clearTimeout(timer);
-    },
+    kill: () => node.kill(),
+    stop: () => node.stop(),
   };
 }
 

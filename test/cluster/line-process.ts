@@ -3,6 +3,7 @@
  * command line in, one answer line out. Children still running when this process exits are killed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 
 export interface LineProcess {
   process: ChildProcess;
@@ -10,6 +11,10 @@ export interface LineProcess {
   next(ms: number): Promise<Record<string, unknown>>;
   /** Sends one command and waits for the answer line. */
   ask(command: unknown, ms?: number): Promise<Record<string, unknown>>;
+  /** SIGKILL: no goodbye, sockets torn down by the OS. */
+  kill(): Promise<void>;
+  /** Graceful: closes its stdin (the child shuts down and exits), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -50,6 +55,7 @@ export function spawnLineProcess(command: string, args: string[], cwd: string, n
         resolve(line);
       });
     });
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   return {
     process: child,
     next,
@@ -57,6 +63,18 @@ export function spawnLineProcess(command: string, args: string[], cwd: string, n
       const reply = next(ms);
       child.stdin!.write(`${JSON.stringify(message)}\n`);
       return reply;
+    },
+    kill: async () => {
+      if (exited()) return;
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    },
+    stop: async (graceMs = 5_000) => {
+      if (exited()) return;
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await once(child, "exit");
+      clearTimeout(timer);
     },
   };
 }
