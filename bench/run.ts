@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: every benchmark, each printed next to its floor from the same run.
- *   npm run bench -- local      only the named groups (local, remote, cluster)
+ *   npm run bench -- local      only the named groups (local, remote, cluster, browser)
  * The cluster group includes a one-minute run with a CPU-busy node.
  */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { benchCluster } from "./cluster.js";
 import { benchLocal } from "./local.js";
 import { benchRemote } from "./remote.js";
@@ -11,6 +13,12 @@ const groups: Record<string, () => Promise<void>> = {
   local: benchLocal,
   remote: benchRemote,
   cluster: () => benchCluster(),
+  // In the browser tests' environment (Chromium, a network namespace for WebRTC): see e2e/run.mjs.
+  browser: async () => {
+    const runner = fileURLToPath(new URL("../e2e/run.mjs", import.meta.url));
+    const result = spawnSync(process.execPath, [runner, "--bench"], { stdio: "inherit" });
+    if (result.status !== 0) throw new Error(`the browser benchmark failed (${result.status ?? result.signal})`);
+  },
 };
 
 const wanted = process.argv.slice(2);

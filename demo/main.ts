@@ -112,7 +112,9 @@ async function main(): Promise<void> {
   const secret = await passphrase(config);
   selfEl.textContent = "joining the cluster…";
   const started = performance.now();
-  const system = await pul.init({ seeds: config.seeds, ...(secret !== undefined ? { passphrase: secret } : {}) });
+  // `#webrtc=off` keeps this tab's links to other tabs relayed (benchmarks compare the two paths).
+  const webrtc = new URLSearchParams(location.hash.slice(1)).get("webrtc") !== "off";
+  const system = await pul.init({ seeds: config.seeds, webrtc, ...(secret !== undefined ? { passphrase: secret } : {}) });
   const joinMs = performance.now() - started;
   globals.system = system;
 

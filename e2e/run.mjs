@@ -11,6 +11,7 @@
  *
  *   node e2e/run.mjs              prepare, then run e2e/*.e2e.ts
  *   node e2e/run.mjs --no-netns   run on the host network (WebRTC may then fall back to relayed)
+ *   node e2e/run.mjs --bench      prepare, then run the browser benchmark (bench/browser.ts) instead of the tests
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
@@ -58,7 +59,7 @@ if (!inNamespace) {
   const wantNetns = !args.includes("--no-netns");
   const canNetns = isRoot && hasCommand("unshare") && hasCommand("ip");
   if (wantNetns && canNetns) {
-    step("running the e2e tests in a private network namespace (veth pair 10.77.0.1 ⇄ 10.77.0.2)");
+    step("re-running inside a private network namespace (veth pair 10.77.0.1 ⇄ 10.77.0.2)");
     const script = [
       "set -e",
       "ip link set lo up",
@@ -74,6 +75,12 @@ if (!inNamespace) {
     process.exit(0);
   }
   if (wantNetns) console.warn("! not root or no unshare/ip: running on the host network; tab↔tab WebRTC may not connect");
+}
+
+if (args.includes("--bench")) {
+  step("browser benchmark");
+  run(process.execPath, ["--conditions=pulsing-source", "--import", "tsx", join(root, "bench/browser-main.ts")]);
+  process.exit(0);
 }
 
 const files = readdirSync(join(root, "e2e"))

@@ -51,6 +51,11 @@ export interface ActorSystemOptions {
   membership?: MembershipOptions;
   /** Which instance `resolve(name)` picks when several nodes host the name. @default "round-robin" */
   resolvePolicy?: ResolvePolicy;
+  /**
+   * Browser tabs: connect to other tabs directly over WebRTC (signalled through a seed's relay). `false` keeps
+   * tab↔tab traffic on the relayed connection, for networks that block WebRTC. @default true
+   */
+  webrtc?: boolean;
 }
 
 /** Options of `resolve()`. */
@@ -97,6 +102,7 @@ const SYSTEM_OPTION_KEYS = [
   "privateKey",
   "membership",
   "resolvePolicy",
+  "webrtc",
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = [
   "cluster",
@@ -184,6 +190,7 @@ export class ActorSystem extends EventTarget {
         seeds,
         passphrase: options.passphrase,
         maxFrameSize: options.maxFrameSize,
+        webrtc: optionalBoolean("actorSystem()", "webrtc", options.webrtc) ?? true,
         refs: { refFor: (id, name) => system.#refFor(id, name) },
         deliver: (localId, call) => system.#deliver(localId, call),
         report: (message, error) => reportError(message, error),

@@ -10,7 +10,7 @@ import type { Platform } from "./platform.js";
 export const platform: Platform = {
   runtime: "browser",
   createContextStore: () => new SyncContextStore(),
-  transports: async ({ addr }) => {
+  transports: async ({ addr, webrtc }) => {
     if (addr !== undefined) throw new PulsingRuntimeError("a browser node cannot listen on an address: give it only 'seeds'");
     const [{ webSockets }, { webRTC }, { circuitRelayTransport }] = await Promise.all([
       import("@libp2p/websockets"),
@@ -18,8 +18,12 @@ export const platform: Platform = {
       import("@libp2p/circuit-relay-v2"),
     ]);
     return {
-      transports: [webSockets(), webRTC({ rtcConfiguration: { iceServers: [] } }), circuitRelayTransport({ reservationConcurrency: 2 })],
-      listen: ["/p2p-circuit", "/webrtc"],
+      transports: [
+        webSockets(),
+        ...(webrtc ? [webRTC({ rtcConfiguration: { iceServers: [] } })] : []),
+        circuitRelayTransport({ reservationConcurrency: 2 }),
+      ],
+      listen: webrtc ? ["/p2p-circuit", "/webrtc"] : ["/p2p-circuit"],
       seedTransport: "ws",
       services: {},
       // The browser default refuses ws:// and private or loopback addresses, which is where clusters on a LAN or

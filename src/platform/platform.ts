@@ -29,5 +29,5 @@ export interface Platform {
   readonly runtime: RuntimeKind;
   createContextStore<T>(): ContextStore<T>;
   /** Transports and listen addresses for a networked node (loaded on demand: standalone systems skip it). */
-  transports(options: { addr: string | undefined; seeds: readonly string[] }): Promise<TransportPlan>;
+  transports(options: { addr: string | undefined; seeds: readonly string[]; webrtc: boolean }): Promise<TransportPlan>;
 }

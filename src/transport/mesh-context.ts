@@ -11,7 +11,7 @@ export interface MeshContext {
   readonly maxFrameSize: number;
   /** Rebuilds actor refs found in decoded values, bound to the local system. */
   readonly refs: RefDecodeContext;
-  /** A connection to `peer`: an open direct one if there is one, else a direct WebRTC dial, else any. */
+  /** An admitted connection to `peer`: a direct one if possible (WebRTC for tabs), else a relayed one. */
   dial(peer: string, signal: AbortSignal): Promise<Connection>;
   /** Hands an inbound call to the local actor `localId` (answers it with an error when there is none). */
   deliver(localId: number, call: InboundCall): void;

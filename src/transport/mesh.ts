@@ -27,6 +27,8 @@ export interface MeshInit {
   seeds: readonly string[];
   passphrase: string | undefined;
   maxFrameSize: number | undefined;
+  /** Browsers: direct WebRTC between tabs (else relayed only). */
+  webrtc: boolean;
   /** The local system's side: delivering calls and rebuilding refs. */
   refs: RefDecodeContext;
   deliver(localId: number, call: InboundCall): void;
@@ -67,7 +69,7 @@ export class Mesh {
   }
 
   static async start(init: MeshInit): Promise<Mesh> {
-    const plan = await platform.transports({ addr: init.addr, seeds: init.seeds });
+    const plan = await platform.transports({ addr: init.addr, seeds: init.seeds, webrtc: init.webrtc });
     const blocked = new Set<string>();
     const isBlocked = async (peer: { toString(): string }): Promise<boolean> => blocked.has(peer.toString());
     const node = await createLibp2p({
@@ -118,7 +120,7 @@ export class Mesh {
       refs: init.refs,
       deliver: init.deliver,
       admitted: (connection) => gate!.wait(connection),
-      dial: (peer, signal) => dialPreferringDirect(node, peer, signal),
+      dial: (peer, signal) => dialPreferringDirect(node, peer, signal, (connection) => gate!.wait(connection)),
       report: init.report,
       counters,
     };
@@ -412,26 +414,61 @@ export function isRelayed(connection: Connection): boolean {
 }
 
 /**
- * A connection to `peer` for calls: an open direct one if there is one; else, when the peer has WebRTC
- * addresses (browser tabs), a direct WebRTC connection (signalled through a relay); else whatever libp2p finds
- * (for tabs that cannot connect directly: the relayed connection).
+ * An admitted connection to `peer` for calls: an open direct one if there is one; else, when the peer has WebRTC
+ * addresses (browser tabs), a direct WebRTC connection (signalled through a relay); else whatever libp2p finds —
+ * for tabs that cannot connect directly, the relayed connection. A direct attempt that fails, or whose admission
+ * does not complete, falls back to the next way rather than failing the call.
  */
-async function dialPreferringDirect(node: Libp2p, peer: string, signal: AbortSignal): Promise<Connection> {
+async function dialPreferringDirect(
+  node: Libp2p,
+  peer: string,
+  signal: AbortSignal,
+  admitted: (connection: Connection) => Promise<void>,
+): Promise<Connection> {
   const peerId = peerIdFromString(peer);
-  const open = node.getConnections(peerId).filter((c) => c.status === "open");
-  const direct = open.find((c) => !isRelayed(c));
-  if (direct !== undefined) return direct;
+  const within = async (connection: Connection, ms: number): Promise<Connection> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        admitted(connection),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`admission on the connection took longer than ${ms} ms`)), ms);
+        }),
+      ]);
+      return connection;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const openNow = (): Connection[] => node.getConnections(peerId).filter((c) => c.status === "open");
+  for (const connection of openNow().filter((c) => !isRelayed(c))) {
+    try {
+      return await within(connection, 3_000);
+    } catch {
+      // a direct connection that never got admitted: look further
+    }
+  }
   const known = await node.peerStore.get(peerId).catch(() => undefined);
   const webrtc = (known?.addresses ?? []).map((a) => a.multiaddr).filter((ma) => /\/webrtc(\/|$)/.test(ma.toString()) && !ma.toString().includes("/webrtc-direct"));
   for (const addr of webrtc) {
     try {
-      return await node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
+      const connection = await node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
+      // A node that cannot dial WebRTC may get back its connection to the relay in the address: not the peer.
+      if (connection.remotePeer.toString() !== peer) continue;
+      return await within(connection, 3_000);
     } catch {
       // try the next, then the fallback
     }
   }
-  if (open.length > 0) return open[0]!;
-  return node.dial(peerId, { signal });
+  // The fallback: an admitted relayed connection, else whatever libp2p dials.
+  for (const connection of openNow().filter(isRelayed)) {
+    try {
+      return await within(connection, 1_000);
+    } catch {
+      // keep looking
+    }
+  }
+  return within(await node.dial(peerId, { signal }), 10_000);
 }
 
 /** Resolves with the first "admitted"; otherwise, once all are in, with an admission error if any, else "unreachable". */

@@ -141,7 +141,9 @@ export class PeerLink {
     let stream: Stream;
     try {
       const connection = await this.#ctx.dial(this.peer, AbortSignal.timeout(10_000));
-      await this.#ctx.admitted(connection);
+      if (connection.remotePeer.toString() !== this.peer) {
+        throw new PulsingRuntimeError(`dialing it reached node ${connection.remotePeer.toString()} instead`);
+      }
       stream = await connection.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000), runOnLimitedConnection: true });
     } catch (error) {
       const reason = error instanceof PulsingRuntimeError ? error.message : describe(error);

@@ -1,0 +1,97 @@
+/**
+ * Browser links: tab → Node over WebSockets, tab ↔ tab over direct WebRTC, and tab ↔ tab relayed through the
+ * seed, each an ask round trip (median, p99) and asks/s with 64 in flight, measured inside the pages.
+ * Runs where e2e/run.mjs runs the browser tests (a private network namespace with a veth pair, as root):
+ * `npm run bench -- browser` goes through `node e2e/run.mjs --bench`.
+ */
+import { fileURLToPath } from "node:url";
+import type * as pul from "pulsing";
+import { startSeed } from "../src/node/index.js";
+import { launchChromium, openTab, type Tab } from "../e2e/harness.js";
+import { fmtMs, fmtRate, table } from "./harness.js";
+
+type PageGlobals = { pul: typeof pul; system: pul.ActorSystem };
+
+const DASHBOARD = fileURLToPath(new URL("../dist/demo", import.meta.url));
+
+interface LinkResult {
+  median: number;
+  p99: number;
+  perSecond: number;
+  transport: string;
+}
+
+/** From `from`, asks of the actor named `name` on `expectNode`: RTT over 500 sequential asks, then 64 in flight. */
+async function measureLink(from: Tab, name: string, expectNode: string): Promise<LinkResult> {
+  return from.page.evaluate(
+    async ({ name, expectNode }) => {
+      const { system } = globalThis as unknown as PageGlobals;
+      const ref = await system.resolve(name, { nodeId: expectNode, timeout: 10_000 });
+      const echo = ref.asAny();
+      for (let i = 0; i < 100; i++) await echo.echo(i);
+      const samples: number[] = [];
+      for (let i = 0; i < 500; i++) {
+        const t = performance.now();
+        await echo.echo(i);
+        samples.push(performance.now() - t);
+      }
+      samples.sort((a, b) => a - b);
+      const ops = 5_000;
+      let started = 0;
+      const t = performance.now();
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (started++ < ops) await echo.echo(started);
+        }),
+      );
+      const perSecond = ops / ((performance.now() - t) / 1000);
+      const link = system.connections().find((c) => c.nodeId === expectNode && !c.relayed) ?? system.connections().find((c) => c.nodeId === expectNode);
+      return { median: samples[250]!, p99: samples[495]!, perSecond, transport: link?.transport ?? "none" };
+    },
+    { name, expectNode },
+  );
+}
+
+export async function benchBrowser(): Promise<void> {
+  const seed = await startSeed({ addr: "127.0.0.1:0", dashboard: { root: DASHBOARD, port: 0, host: "127.0.0.1" } });
+  const browser = await launchChromium();
+  try {
+    const echoClass = `class Echo { echo(v) { return v; } }`;
+    await seed.system.spawn(
+      new (class Echo {
+        echo(value: unknown): unknown {
+          return value;
+        }
+      })(),
+      { name: "bench/echo" },
+    );
+    const a = await openTab(browser, seed.url!);
+    const b = await openTab(browser, seed.url!);
+    const relayedTab = await openTab(browser, `${seed.url!}#webrtc=off`);
+    await a.page.evaluate(async (source) => {
+      const { system } = globalThis as unknown as PageGlobals;
+      const Echo = new Function(`return ${source}`)() as new () => object;
+      await system.spawn(new Echo(), { name: "bench/echo" });
+    }, echoClass);
+    const ws = await measureLink(b, "bench/echo", seed.system.nodeId);
+    const direct = await measureLink(b, "bench/echo", a.nodeId);
+    const relayed = await measureLink(relayedTab, "bench/echo", a.nodeId);
+    const row = (name: string, r: LinkResult): [string, string, string] => [
+      `${name} (${r.transport})`,
+      `RTT ${fmtMs(r.median)} (p99 ${fmtMs(r.p99)})`,
+      `${fmtRate(r.perSecond)} with 64 in flight`,
+    ];
+    table("browser links (headless Chromium tabs, a Node seed; loopback and a veth pair)", [
+      row("tab → Node over WebSockets", ws),
+      row("tab ↔ tab, direct WebRTC", direct),
+      row("tab ↔ tab, relayed through the seed", relayed),
+    ]);
+    console.log(
+      `  target: tab↔tab direct RTT ≤ 1 ms median → ${fmtMs(direct.median)} (${direct.median <= 1 ? "met" : "MISSED"}); ` +
+        `relayed / direct: ${(relayed.median / direct.median).toFixed(2)}× RTT`,
+    );
+  } finally {
+    await browser.close();
+    await seed.stop();
+  }
+}
