@@ -31,7 +31,8 @@ describe(`a cluster of ${1 + PROCESSES * PER_PROCESS} nodes`, () => {
     await seed?.shutdown();
   });
 
-  it("converges to a full view and a correct registry, then detects a killed node", async () => {
+  // Its own deadlines (180 s to converge, 60 s to detect) bound it, not the runner's default 120 s per test.
+  it("converges to a full view and a correct registry, then detects a killed node", { timeout: 300_000 }, async () => {
     const started = Date.now();
     seed = await pul.actorSystem({ addr: "127.0.0.1:0", membership: TIMINGS });
     const seedAddr = seed.addrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && !a.includes("/ws"))!;

@@ -58,6 +58,7 @@ export const platform: Platform = {
       gater: {},
       maxConnections: 300,
       targetPeers: 6,
+      directWebRTC: false,
     };
   },
 };

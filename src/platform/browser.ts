@@ -31,6 +31,7 @@ export const platform: Platform = {
       gater: { denyDialMultiaddr: async () => false },
       maxConnections: 24,
       targetPeers: 3,
+      directWebRTC: webrtc,
     };
   },
 };

@@ -19,6 +19,8 @@ export interface TransportPlan {
   maxConnections: number;
   /** connections to other members a node keeps by default */
   targetPeers: number;
+  /** whether this node dials other browser tabs directly over WebRTC */
+  directWebRTC: boolean;
 }
 
 /**

@@ -16,7 +16,9 @@ import type { RefDecodeContext } from "../actor/ref-codec.js";
 import { PulsingRuntimeError } from "../errors/errors.js";
 import { seedAddr } from "./addresses.js";
 import { AdmissionError, AdmissionGate } from "./admission.js";
+import { isRelayed, transportOf, type ConnectionTransport } from "./connection-kind.js";
 import { InboundSession } from "./inbound-session.js";
+import { PeerDialer } from "./peer-dialer.js";
 import type { MeshContext } from "./mesh-context.js";
 import { describe, PeerLink } from "./peer-link.js";
 import { DEFAULT_MAX_FRAME_SIZE, RPC_PROTOCOL } from "./rpc-frames.js";
@@ -113,6 +115,8 @@ export class Mesh {
     });
     const counters = { malformedFrames: 0, oversizedFrames: 0 };
     let gate: AdmissionGate | undefined;
+    let started: Mesh | undefined; // for the admission callback, which may run before start() returns
+    const dialer = new PeerDialer(node, (connection) => gate!.wait(connection), plan.directWebRTC);
     const ctx: MeshContext = {
       node,
       nodeId: node.peerId.toString(),
@@ -120,7 +124,7 @@ export class Mesh {
       refs: init.refs,
       deliver: init.deliver,
       admitted: (connection) => gate!.wait(connection),
-      dial: (peer, signal) => dialPreferringDirect(node, peer, signal, (connection) => gate!.wait(connection)),
+      dial: (peer, signal) => dialer.dial(peer, signal),
       report: init.report,
       counters,
     };
@@ -130,9 +134,11 @@ export class Mesh {
       // the peer speaks it, and a seed that never identified its inbound peers could not send them anything.
       onAdmitted: (connection) => {
         void (node.services.identify as { identify(c: Connection): Promise<unknown> }).identify(connection).catch(() => {});
+        // A direct connection to a tab whose calls went over the relay: they move to it.
+        if (started !== undefined && !isRelayed(connection)) started.#links.get(connection.remotePeer.toString())?.offerDirect(connection);
       },
     });
-    const mesh = new Mesh(node, gate, ctx, blocked, plan.targetPeers);
+    const mesh = (started = new Mesh(node, gate, ctx, blocked, plan.targetPeers));
     await node.handle(RPC_PROTOCOL, (stream, connection) => mesh.#accept(stream, connection), {
       maxInboundStreams: 4,
       runOnLimitedConnection: true,
@@ -179,12 +185,14 @@ export class Mesh {
 
   /** This node's open connections, by peer and kind (a tab↔tab link is "webrtc" when direct, "relay" when not). */
   connections(): ConnectionInfo[] {
+    const carrying = new Set([...this.#links.values()].map((link) => link.connectionId));
     return this.node.getConnections().map((c) => ({
       nodeId: c.remotePeer.toString(),
       transport: transportOf(c),
       direction: c.direction,
       relayed: isRelayed(c),
       admitted: this.#gate.isAdmitted(c.remotePeer.toString()),
+      carriesCalls: carrying.has(c.id),
     }));
   }
 
@@ -391,84 +399,12 @@ export class Mesh {
 /** One open connection, as `system.connections()` reports it. */
 export interface ConnectionInfo {
   nodeId: string;
-  transport: "tcp" | "websocket" | "webrtc" | "relay" | "other";
+  transport: ConnectionTransport;
   direction: "inbound" | "outbound";
   relayed: boolean;
   admitted: boolean;
-}
-
-function transportOf(connection: Connection): ConnectionInfo["transport"] {
-  const addr = connection.remoteAddr.toString();
-  if (/\/webrtc(\/|$)/.test(addr)) return "webrtc";
-  if (addr.includes("/p2p-circuit")) return "relay";
-  if (/\/wss?(\/|$)/.test(addr)) return "websocket";
-  if (addr.includes("/tcp/")) return "tcp";
-  return "other";
-}
-
-/** Whether a connection goes through a relay (limited, slower) rather than directly. */
-export function isRelayed(connection: Connection): boolean {
-  // A WebRTC address names the relay it was signalled through, but the connection itself is direct.
-  if (transportOf(connection) === "webrtc") return false;
-  return connection.limits !== undefined || connection.remoteAddr.toString().includes("/p2p-circuit");
-}
-
-/**
- * An admitted connection to `peer` for calls: an open direct one if there is one; else, when the peer has WebRTC
- * addresses (browser tabs), a direct WebRTC connection (signalled through a relay); else whatever libp2p finds —
- * for tabs that cannot connect directly, the relayed connection. A direct attempt that fails, or whose admission
- * does not complete, falls back to the next way rather than failing the call.
- */
-async function dialPreferringDirect(
-  node: Libp2p,
-  peer: string,
-  signal: AbortSignal,
-  admitted: (connection: Connection) => Promise<void>,
-): Promise<Connection> {
-  const peerId = peerIdFromString(peer);
-  const within = async (connection: Connection, ms: number): Promise<Connection> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        admitted(connection),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`admission on the connection took longer than ${ms} ms`)), ms);
-        }),
-      ]);
-      return connection;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  const openNow = (): Connection[] => node.getConnections(peerId).filter((c) => c.status === "open");
-  for (const connection of openNow().filter((c) => !isRelayed(c))) {
-    try {
-      return await within(connection, 3_000);
-    } catch {
-      // a direct connection that never got admitted: look further
-    }
-  }
-  const known = await node.peerStore.get(peerId).catch(() => undefined);
-  const webrtc = (known?.addresses ?? []).map((a) => a.multiaddr).filter((ma) => /\/webrtc(\/|$)/.test(ma.toString()) && !ma.toString().includes("/webrtc-direct"));
-  for (const addr of webrtc) {
-    try {
-      const connection = await node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
-      // A node that cannot dial WebRTC may get back its connection to the relay in the address: not the peer.
-      if (connection.remotePeer.toString() !== peer) continue;
-      return await within(connection, 3_000);
-    } catch {
-      // try the next, then the fallback
-    }
-  }
-  // The fallback: an admitted relayed connection, else whatever libp2p dials.
-  for (const connection of openNow().filter(isRelayed)) {
-    try {
-      return await within(connection, 1_000);
-    } catch {
-      // keep looking
-    }
-  }
-  return within(await node.dial(peerId, { signal }), 10_000);
+  /** This node's calls to that node go over this connection. */
+  carriesCalls: boolean;
 }
 
 /** Resolves with the first "admitted"; otherwise, once all are in, with an admission error if any, else "unreachable". */

@@ -1,9 +1,10 @@
-import type { Stream } from "@libp2p/interface";
+import type { Connection, Stream } from "@libp2p/interface";
 import type { ActorRef } from "../actor/actor-ref.js";
 import { CallHandle, FailedCall } from "../actor/call-handle.js";
 import type { CallMode, CallOptions } from "../actor/call-types.js";
 import { PulsingRuntimeError } from "../errors/errors.js";
 import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
+import { isRelayed } from "./connection-kind.js";
 import type { FrameWriter } from "./frame-writer.js";
 import { openFrameStream } from "./frame-stream.js";
 import type { MeshContext } from "./mesh-context.js";
@@ -14,12 +15,25 @@ import { decodeFrame, encodeFrameBody, peekFrameHeader, RPC_PROTOCOL } from "./r
  * loss), frames tagged with call ids, and the table of calls waiting for answers. Calls sent while the stream
  * opens wait in order, so FIFO per caller holds across a dial. When the stream or connection goes, every waiting
  * call fails at once with a `PulsingRuntimeError`; the next call dials again.
+ *
+ * A link that went over a relayed connection (to a browser tab, before a direct WebRTC one was up) moves to a
+ * direct connection when offered one, at a moment when that cannot reorder anything: no call is waiting and the
+ * peer has answered the last frame written, so it has read everything sent on the old stream.
  */
 export class PeerLink {
   readonly peer: string;
   readonly #ctx: MeshContext;
   #stream: Stream | undefined;
   #writer: FrameWriter | undefined;
+  /** The connection `#stream` runs on. */
+  #connection: Connection | undefined;
+  /** A direct connection to move to from a relayed one, when it is safe. */
+  #offered: Connection | undefined;
+  /** The stream being left for a direct one (aborted if the link closes meanwhile). */
+  #leaving: Stream | undefined;
+  /** The last call request written, and whether the peer has answered it (everything before it was read). */
+  #lastCallId = 0;
+  #lastCallAnswered = true;
   #opening: Promise<void> | undefined;
   /** Frames written before the stream was open, in order. */
   #backlog: Uint8Array[] = [];
@@ -30,6 +44,11 @@ export class PeerLink {
   constructor(ctx: MeshContext, peer: string) {
     this.#ctx = ctx;
     this.peer = peer;
+  }
+
+  /** The id of the connection this link's calls go over, while it has a stream. */
+  get connectionId(): string | undefined {
+    return this.#stream !== undefined ? this.#connection?.id : undefined;
   }
 
   get pendingCalls(): number {
@@ -52,6 +71,7 @@ export class PeerLink {
         return new FailedCall(mode, target, method, error);
       }
       const tell = new RemoteCall(this, 0, target, method, mode, options);
+      this.#lastCallAnswered = false;
       this.#write(bytes, tell);
       return tell;
     }
@@ -75,6 +95,8 @@ export class PeerLink {
       return call;
     }
     this.#pending.set(id, call);
+    this.#lastCallId = id;
+    this.#lastCallAnswered = false;
     this.#write(bytes, undefined);
     return call;
   }
@@ -97,6 +119,57 @@ export class PeerLink {
   /** @internal */
   forget(id: number): void {
     this.#pending.delete(id);
+    if (this.#offered !== undefined) this.#moveIfSafe();
+  }
+
+  /** A direct connection to this link's peer is up and admitted: move to it if the link is on a relayed one. */
+  offerDirect(connection: Connection): void {
+    if (this.#closed || connection.remotePeer.toString() !== this.peer) return;
+    this.#offered = connection;
+    this.#moveIfSafe();
+  }
+
+  #moveIfSafe(): void {
+    const target = this.#offered;
+    const current = this.#connection;
+    if (target === undefined || this.#writer === undefined || this.#stream === undefined || current === undefined) return;
+    if (!isRelayed(current) || target.status !== "open") {
+      this.#offered = undefined;
+      return;
+    }
+    if (this.#pending.size > 0 || !this.#lastCallAnswered || this.#opening !== undefined) return;
+    this.#offered = undefined;
+    const oldStream = this.#stream;
+    const oldWriter = this.#writer;
+    // Frames written from now on wait in the backlog, in order, for the new stream.
+    this.#stream = undefined;
+    this.#writer = undefined;
+    this.#leaving = oldStream;
+    this.#opening = this.#move(target, oldStream, oldWriter).finally(() => {
+      this.#opening = undefined;
+      this.#leaving = undefined;
+    });
+  }
+
+  async #move(target: Connection, oldStream: Stream, oldWriter: FrameWriter): Promise<void> {
+    let stream: Stream;
+    try {
+      stream = await target.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
+    } catch {
+      // Stay where we were; if that is gone too, dial again.
+      if (!this.#closed && oldStream.status === "open") this.#use(oldStream, oldWriter);
+      else if (!this.#closed) await this.#open();
+      return;
+    }
+    if (this.#closed) {
+      stream.abort(new PulsingRuntimeError("shutting down"));
+      return;
+    }
+    this.#connection = target;
+    this.#attach(stream);
+    await oldStream.close({ signal: AbortSignal.timeout(2_000) }).catch(() => {
+      if (oldStream.status === "open") oldStream.abort(new PulsingRuntimeError("moved to a direct connection"));
+    });
   }
 
   /** Fails every waiting call and drops the stream; a later call reopens it unless `final`. */
@@ -104,9 +177,12 @@ export class PeerLink {
     if (final) this.#closed = true;
     const stream = this.#stream;
     this.#stream = undefined;
+    this.#connection = undefined;
+    this.#offered = undefined;
     this.#writer?.close();
     this.#writer = undefined;
     this.#backlog = [];
+    this.#leaving?.abort(error);
     const calls = [...this.#pending.values()];
     this.#pending.clear();
     for (const call of calls) call.settleError(error);
@@ -131,7 +207,11 @@ export class PeerLink {
     }
     this.#backlog.push(bytes);
     if (tell !== undefined) this.#tells.push(tell);
-    this.#opening ??= this.#open().finally(() => (this.#opening = undefined));
+    this.#opening ??= this.#open().finally(() => {
+      this.#opening = undefined;
+      // A direct connection may have come up while a relayed one was dialed.
+      if (this.#offered !== undefined) this.#moveIfSafe();
+    });
   }
 
   /** Tells waiting for the stream: they resolve once handed to it. */
@@ -145,6 +225,7 @@ export class PeerLink {
         throw new PulsingRuntimeError(`dialing it reached node ${connection.remotePeer.toString()} instead`);
       }
       stream = await connection.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000), runOnLimitedConnection: true });
+      this.#connection = connection;
     } catch (error) {
       const reason = error instanceof PulsingRuntimeError ? error.message : describe(error);
       const failure = new PulsingRuntimeError(`cannot reach node ${this.peer}: ${reason}`, error);
@@ -161,7 +242,6 @@ export class PeerLink {
   }
 
   #attach(stream: Stream): void {
-    this.#stream = stream;
     const writer = openFrameStream(
       stream,
       this.#ctx.maxFrameSize,
@@ -169,6 +249,12 @@ export class PeerLink {
       { frame: (bytes) => this.#onFrame(bytes), oversized: (length, head) => this.#onOversized(length, head) },
       (cause) => this.#lost(stream, cause),
     );
+    this.#use(stream, writer);
+  }
+
+  /** Makes `stream` the link's stream and sends what waited for it. */
+  #use(stream: Stream, writer: FrameWriter): void {
+    this.#stream = stream;
     this.#writer = writer;
     const backlog = this.#backlog;
     this.#backlog = [];
@@ -193,6 +279,7 @@ export class PeerLink {
       else this.#ctx.report(`dropped a malformed frame from node ${this.peer}`, error);
       return;
     }
+    if ("id" in frame && frame.id === this.#lastCallId) this.#lastCallAnswered = true;
     switch (frame.kind) {
       case FrameKind.Reply:
         this.#pending.get(frame.id)?.settleValue(frame.value);

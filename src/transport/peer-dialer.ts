@@ -1,0 +1,145 @@
+import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { isRelayed } from "./connection-kind.js";
+
+/** How long a call waits for a direct WebRTC connection before it goes over the relayed one instead. */
+const HEDGE_MS = 1_000;
+/** One WebRTC dial, signalling included (they take 0.1–1 s here). */
+const WEBRTC_DIAL_MS = 3_000;
+/**
+ * Rounds of WebRTC dials per attempt at a direct connection: now and then a dial never completes on the dialing
+ * side although the far side has its end up (measured: about one dial in four between two Chromium tabs on two
+ * busy cores); a fresh dial then goes through.
+ */
+const WEBRTC_ROUNDS = 2;
+
+/**
+ * Finds the connection a peer's calls go over: an admitted one (cluster secret), direct whenever possible.
+ * Node and Deno peers are reached directly (TCP, WebSockets). Between browser tabs, a direct WebRTC connection
+ * is dialed (signalled through a seed's relay); if it is not up within `HEDGE_MS` the call takes the relayed
+ * connection, and the WebRTC dial carries on: once a direct connection is admitted, the mesh offers it to the
+ * peer's link, which moves to it (see `PeerLink.offerDirect`).
+ */
+export class PeerDialer {
+  readonly #node: Libp2p;
+  readonly #admitted: (connection: Connection) => Promise<void>;
+  readonly #webrtc: boolean;
+  /** The WebRTC attempt under way per peer, shared by every call that wants one. */
+  readonly #attempts = new Map<string, Promise<Connection | undefined>>();
+
+  /** `webrtc`: this node dials WebRTC (a browser tab with WebRTC on). */
+  constructor(node: Libp2p, admitted: (connection: Connection) => Promise<void>, webrtc: boolean) {
+    this.#node = node;
+    this.#admitted = admitted;
+    this.#webrtc = webrtc;
+  }
+
+  async dial(peer: string, signal: AbortSignal): Promise<Connection> {
+    const peerId = peerIdFromString(peer);
+    // Tabs do not wait on a direct connection still in admission: the WebRTC attempt below does, hedged.
+    const direct = await this.#admittedDirect(peerId, this.#webrtc ? 0 : 3_000);
+    if (direct !== undefined) return direct;
+    if (this.#webrtc) {
+      const attempt = this.#directAttempt(peer, peerId);
+      const first = await Promise.race([attempt, delay(HEDGE_MS, signal).then(() => "slow" as const)]);
+      if (first !== "slow" && first !== undefined) return first;
+      if (first === "slow") {
+        const relayed = await this.#admittedRelayed(peerId);
+        if (relayed !== undefined) return relayed;
+        const late = await attempt;
+        if (late !== undefined) return late;
+      }
+    }
+    // Whatever libp2p finds: a direct dial for Node and Deno peers, the relayed connection for tabs.
+    const relayed = await this.#admittedRelayed(peerId);
+    if (relayed !== undefined) return relayed;
+    const connection = await this.#node.dial(peerId, { signal });
+    await withTimeout(this.#admitted(connection), 10_000);
+    return connection;
+  }
+
+  #open(peerId: PeerId): Connection[] {
+    return this.#node.getConnections(peerId).filter((c) => c.status === "open");
+  }
+
+  async #admittedDirect(peerId: PeerId, waitMs: number): Promise<Connection | undefined> {
+    for (const connection of this.#open(peerId).filter((c) => !isRelayed(c))) {
+      if (await this.#isAdmitted(connection, waitMs)) return connection;
+    }
+    return undefined;
+  }
+
+  async #admittedRelayed(peerId: PeerId): Promise<Connection | undefined> {
+    for (const connection of this.#open(peerId).filter(isRelayed)) {
+      if (await this.#isAdmitted(connection, 1_000)) return connection;
+    }
+    return undefined;
+  }
+
+  #isAdmitted(connection: Connection, ms: number): Promise<boolean> {
+    return withTimeout(this.#admitted(connection), ms).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  #directAttempt(peer: string, peerId: PeerId): Promise<Connection | undefined> {
+    let attempt = this.#attempts.get(peer);
+    if (attempt === undefined) {
+      attempt = this.#dialWebRTC(peer, peerId).finally(() => this.#attempts.delete(peer));
+      this.#attempts.set(peer, attempt);
+    }
+    return attempt;
+  }
+
+  /** An admitted direct connection to a tab, or undefined when it has no WebRTC address or none answers. */
+  async #dialWebRTC(peer: string, peerId: PeerId): Promise<Connection | undefined> {
+    const known = await this.#node.peerStore.get(peerId).catch(() => undefined);
+    const addrs = (known?.addresses ?? [])
+      .map((a) => a.multiaddr)
+      .filter((ma) => /\/webrtc(\/|$)/.test(ma.toString()) && !ma.toString().includes("/webrtc-direct"));
+    for (let round = 0; round < WEBRTC_ROUNDS; round++) {
+      for (const addr of addrs) {
+        if (this.#node.status !== "started") return undefined;
+        // The peer may have dialed this node meanwhile.
+        const direct = await this.#admittedDirect(peerId, 3_000);
+        if (direct !== undefined) return direct;
+        try {
+          const connection = await this.#node.dial(addr, { signal: AbortSignal.timeout(WEBRTC_DIAL_MS) });
+          // libp2p may hand back an existing connection (to the relay in the address, or the relayed one).
+          if (connection.remotePeer.toString() !== peer || isRelayed(connection)) continue;
+          if (await this.#isAdmitted(connection, 3_000)) return connection;
+        } catch {
+          // the next address, or the next round
+        }
+      }
+    }
+    return undefined;
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`admission on the connection took longer than ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
