@@ -58,6 +58,44 @@ async function measureLink(from: Tab, name: string, expectNode: string, direct =
   );
 }
 
+/** Pairs of fresh tabs for the connection set-up rounds. */
+const SETUP_ROUNDS = 6;
+
+interface SetupResult {
+  /** the first call from one fresh tab to another (resolve excluded) */
+  firstCallMs: number;
+  /** from that call until the calls go over a direct connection (-1: not within 15 s) */
+  directAfterMs: number;
+}
+
+/** A tab's first call to an actor in another fresh tab, and how long until its calls run over direct WebRTC. */
+async function measureSetup(from: Tab, to: Tab, name: string): Promise<SetupResult> {
+  return from.page.evaluate(
+    async ({ name, node }) => {
+      const { system } = globalThis as unknown as PageGlobals;
+      const echo = (await system.resolve(name, { nodeId: node, timeout: 10_000 })).asAny();
+      const t = performance.now();
+      await echo.echo(0);
+      const firstCallMs = performance.now() - t;
+      const onDirect = (): boolean => system.connections().some((c) => c.nodeId === node && c.carriesCalls && !c.relayed);
+      while (!onDirect() && performance.now() - t < 15_000) await new Promise((resolve) => setTimeout(resolve, 20));
+      return { firstCallMs, directAfterMs: onDirect() ? performance.now() - t : -1 };
+    },
+    { name, node: to.nodeId },
+  );
+}
+
+async function spawnEcho(tab: Tab, source: string, name: string): Promise<void> {
+  await tab.page.evaluate(
+    async ({ source, name }) => {
+      const { system } = globalThis as unknown as PageGlobals;
+      const Echo = new Function(`return ${source}`)() as new () => object;
+      await system.spawn(new Echo(), { name });
+    },
+    { source, name },
+  );
+}
+
 export async function benchBrowser(): Promise<void> {
   const seed = await startSeed({ addr: "127.0.0.1:0", dashboard: { root: DASHBOARD, port: 0, host: "127.0.0.1" } });
   const browser = await launchChromium();
@@ -74,11 +112,7 @@ export async function benchBrowser(): Promise<void> {
     const a = await openTab(browser, seed.url!);
     const b = await openTab(browser, seed.url!);
     const relayedTab = await openTab(browser, `${seed.url!}#webrtc=off`);
-    await a.page.evaluate(async (source) => {
-      const { system } = globalThis as unknown as PageGlobals;
-      const Echo = new Function(`return ${source}`)() as new () => object;
-      await system.spawn(new Echo(), { name: "bench/echo" });
-    }, echoClass);
+    await spawnEcho(a, echoClass, "bench/echo");
     const ws = await measureLink(b, "bench/echo", seed.system.nodeId);
     const direct = await measureLink(b, "bench/echo", a.nodeId, true);
     const relayed = await measureLink(relayedTab, "bench/echo", a.nodeId);
@@ -96,6 +130,25 @@ export async function benchBrowser(): Promise<void> {
       `  target: tab↔tab direct RTT ≤ 1 ms median → ${fmtMs(direct.median)} (${direct.median <= 1 ? "met" : "MISSED"}); ` +
         `relayed / direct: ${(relayed.median / direct.median).toFixed(2)}× RTT`,
     );
+
+    // Connection set-up between fresh tabs: each round opens two, and each calls the other at the same moment.
+    const setups: SetupResult[] = [];
+    for (let round = 0; round < SETUP_ROUNDS; round++) {
+      const pair = [await openTab(browser, seed.url!), await openTab(browser, seed.url!)] as const;
+      await Promise.all(pair.map((tab, i) => spawnEcho(tab, echoClass, `bench/setup${round}-${i}`)));
+      setups.push(...(await Promise.all([measureSetup(pair[0], pair[1], `bench/setup${round}-1`), measureSetup(pair[1], pair[0], `bench/setup${round}-0`)])));
+      for (const tab of pair) await tab.page.context().close();
+    }
+    const firsts = setups.map((r) => r.firstCallMs).sort((x, y) => x - y);
+    const directs = setups.filter((r) => r.directAfterMs >= 0).map((r) => r.directAfterMs).sort((x, y) => x - y);
+    table(`tab ↔ tab set-up (${SETUP_ROUNDS} pairs of fresh tabs calling each other at once; ${setups.length} links)`, [
+      ["first call", `median ${fmtMs(firsts[firsts.length >> 1]!)}, max ${fmtMs(firsts.at(-1)!)}`, "a call waits ≤ 1 s for WebRTC, then goes relayed"],
+      [
+        "calls on direct WebRTC after",
+        directs.length > 0 ? `median ${fmtMs(directs[directs.length >> 1]!)}, max ${fmtMs(directs.at(-1)!)}` : "never",
+        `${directs.length} of ${setups.length} links direct within 15 s`,
+      ],
+    ]);
   } finally {
     await browser.close();
     await seed.stop();
