@@ -79,7 +79,6 @@ export interface AdmissionInit {
 type Message = Record<string, unknown>;
 
 export class AdmissionGate {
-  readonly #node: Libp2p;
   readonly #key: CryptoKey | undefined;
   readonly #init: AdmissionInit;
   readonly #timeoutMs: number;
@@ -89,7 +88,6 @@ export class AdmissionGate {
   readonly #self: string;
 
   private constructor(node: Libp2p, key: CryptoKey | undefined, init: AdmissionInit) {
-    this.#node = node;
     this.#key = key;
     this.#init = init;
     this.#timeoutMs = init.timeoutMs ?? 5_000;
