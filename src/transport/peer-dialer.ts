@@ -54,7 +54,7 @@ export class PeerDialer {
     const relayed = await this.#admittedRelayed(peerId);
     if (relayed !== undefined) return relayed;
     const connection = await this.#node.dial(peerId, { signal });
-    await withTimeout(this.#admitted(connection), 10_000);
+    await this.#admitted(connection); // bounded by the gate's own timeout; a refusal names its reason
     return connection;
   }
 
