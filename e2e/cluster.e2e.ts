@@ -244,7 +244,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
       const { pul } = globalThis as unknown as PageGlobals;
       await pul.spawn(pul.remote(class Leaving {}), { name: "e2e/leaving" });
     });
-    await eventually(async () => assert.ok(await seed.system.hasActor("e2e/leaving")), 10_000);
+    await eventually(async () => assert.ok(await seed.system.hasActor("e2e/leaving"), "await seed.system.hasActor(\"e2e/leaving\")"), 10_000);
     const t = Date.now();
     await closing.page.context().close();
     await eventually(async () => {

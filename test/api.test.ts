@@ -105,7 +105,7 @@ describe("global API and lifecycle", () => {
     }
     const t = Date.now();
     await assert.rejects(pul.resolve("late"), isRuntimeError(/'late' not found/));
-    assert.ok(Date.now() - t < 100);
+    assert.ok(Date.now() - t < 100, "Date.now() - t < 100");
     const waiting = pul.resolve("late", { cls: Late, timeout: 5_000 });
     setTimeout(() => void pul.spawn(Late, { name: "late" }), 20);
     assert.equal(await (await waiting).hi(), "late");
@@ -221,7 +221,7 @@ describe("bad input gets clear, typed errors", () => {
     await assert.rejects(pul.spawn(A, { name: "has space" }), isRuntimeError(/invalid actor name/));
     await assert.rejects(pul.spawn(A, { args: 5 as unknown as [] }), isRuntimeError(/'args' must be an array/));
     // the kebab-case spelling of the policy is accepted too
-    assert.ok(await pul.spawn(A, { restartPolicy: "on-failure" }));
+    assert.ok(await pul.spawn(A, { restartPolicy: "on-failure" }), "await pul.spawn(A, { restartPolicy: \"on-failure\" })");
     assert.throws(() => pul.remote({ restartPolicy: "sometimes" as "always" }), isRuntimeError(/invalid restartPolicy/));
     assert.throws(() => pul.remote({ nmae: "x" } as pul.RemoteOptions), isRuntimeError(/unknown option 'nmae'.*'name'/));
     await assert.rejects(pul.actorSystem({ sedes: [] } as pul.ActorSystemOptions), isRuntimeError(/unknown option 'sedes'.*'seeds'/));

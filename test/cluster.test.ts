@@ -39,11 +39,11 @@ describe("cluster of processes (gossip membership)", () => {
     const everyone = [seed.nodeId, ...children.map((c) => c.nodeId)].sort();
     await eventually(async () => {
       assert.deepEqual(seed.members().map((m) => m.nodeId).sort(), everyone);
-      assert.ok(seed.members().every((m) => m.status === "alive" && m.runtime === "node"));
+      assert.ok(seed.members().every((m) => m.status === "alive" && m.runtime === "node"), "seed.members().every((m) => m.status === \"alive\" && m.runtime === \"node\")");
       for (const child of children) {
         const view = await membersOf(child);
         assert.deepEqual(view.map((m) => m.nodeId).sort(), everyone);
-        assert.ok(view.every((m) => m.status === "alive"));
+        assert.ok(view.every((m) => m.status === "alive"), "view.every((m) => m.status === \"alive\")");
       }
     }, 10_000);
   });
@@ -83,7 +83,7 @@ describe("cluster of processes (gossip membership)", () => {
     assert.equal(picks[0], picks[2]);
     const pinned = await seed.resolve("svc/pool", { nodeId: children[3]!.nodeId });
     assert.equal(pinned.actorId.nodeId, children[3]!.nodeId);
-    assert.ok((await pinned.asType(Counter).get()) >= 2_000);
+    assert.ok((await pinned.asType(Counter).get()) >= 2_000, "(await pinned.asType(Counter).get()) >= 2_000");
   });
 
   it("a killed node is declared dead everywhere within the bound; its names go; calls to it fail fast", async () => {
@@ -91,7 +91,7 @@ describe("cluster of processes (gossip membership)", () => {
     await victim.command({ spawn: { cls: "Failer", name: "svc/victim" } });
     await eventually(async () => {
       for (const child of children) assert.equal(await statusIn(child, victim.nodeId), "alive");
-      assert.ok(await seed.hasActor("svc/victim"));
+      assert.ok(await seed.hasActor("svc/victim"), "await seed.hasActor(\"svc/victim\")");
     }, 10_000);
     const ref = await seed.resolve("svc/victim");
     const pending = assert.rejects(ref.asType(Failer).slow(30_000), pul.PulsingRuntimeError);
@@ -121,7 +121,7 @@ describe("cluster of processes (gossip membership)", () => {
     const privateKeyHex = Buffer.from(privateKeyToProtobuf(await generateKeyPair("Ed25519"))).toString("hex");
     const first = await startNode({ addr: "127.0.0.1:0", seeds: [tcpAddr(seed)], privateKeyHex });
     await first.command({ spawn: { cls: "Counter", name: "svc/phoenix", args: [1] } });
-    await eventually(async () => assert.ok(await seed.hasActor("svc/phoenix")), 10_000);
+    await eventually(async () => assert.ok(await seed.hasActor("svc/phoenix"), "await seed.hasActor(\"svc/phoenix\")"), 10_000);
     await first.kill();
     await eventually(() => assert.equal(seed.members().find((m) => m.nodeId === first.nodeId)?.status, "dead"), DETECTION_BOUND_MS + 1_000);
     const again = await startNode({ addr: "127.0.0.1:0", seeds: [tcpAddr(seed)], privateKeyHex });
@@ -139,13 +139,13 @@ describe("cluster of processes (gossip membership)", () => {
     const t = Date.now();
     await leaver.stop();
     await eventually(() => assert.equal(seed.members().find((m) => m.nodeId === leaver.nodeId)?.status, "dead"), 1_000);
-    assert.ok(Date.now() - t < 1_500);
+    assert.ok(Date.now() - t < 1_500, "Date.now() - t < 1_500");
   });
 
   it("a partitioned node is declared dead by the others and rejoins on heal; names converge", async () => {
     const cut = await startNode({ addr: "127.0.0.1:0", seeds: [tcpAddr(seed)] });
     await cut.command({ spawn: { cls: "Counter", name: "svc/island", args: [7] } });
-    await eventually(async () => assert.ok(await seed.hasActor("svc/island")), 10_000);
+    await eventually(async () => assert.ok(await seed.hasActor("svc/island"), "await seed.hasActor(\"svc/island\")"), 10_000);
     const others = [seed.nodeId, ...children.map((c) => c.nodeId)];
     await cut.command({ partition: others });
     await eventually(() => assert.equal(seed.members().find((m) => m.nodeId === cut.nodeId)?.status, "dead"), DETECTION_BOUND_MS + 2_000);
@@ -157,10 +157,10 @@ describe("cluster of processes (gossip membership)", () => {
     await cut.command({ heal: others });
     await eventually(async () => {
       assert.equal(seed.members().find((m) => m.nodeId === cut.nodeId)?.status, "alive");
-      assert.ok(await seed.hasActor("svc/island"));
+      assert.ok(await seed.hasActor("svc/island"), "await seed.hasActor(\"svc/island\")");
       for (const child of children) assert.equal(await statusIn(child, cut.nodeId), "alive");
       const view = await membersOf(cut);
-      assert.ok(view.every((m) => m.status === "alive" || !others.includes(m.nodeId) || m.nodeId === cut.nodeId));
+      assert.ok(view.every((m) => m.status === "alive" || !others.includes(m.nodeId) || m.nodeId === cut.nodeId), "view.every((m) => m.status === \"alive\" || !others.includes(m.nodeId) || m.nodeId === cut.nodeId)");
     }, 15_000);
     const answer = await children[0]!.command({ call: { name: "svc/island", method: "incr", args: [] } });
     assert.equal(answer.result, 8);
@@ -216,11 +216,11 @@ describe("head-node mode", () => {
   it("the head declares a killed worker dead and the others learn it", async () => {
     const doomed = workers.pop()!;
     await doomed.command({ spawn: { cls: "Counter", name: "head/doomed" } });
-    await eventually(async () => assert.ok(await head.hasActor("head/doomed")), 10_000);
+    await eventually(async () => assert.ok(await head.hasActor("head/doomed"), "await head.hasActor(\"head/doomed\")"), 10_000);
     const t = Date.now();
     await doomed.kill();
     await eventually(() => assert.equal(head.members().find((m) => m.nodeId === doomed.nodeId)?.status, "dead"), DETECTION_BOUND_MS);
-    assert.ok(Date.now() - t <= DETECTION_BOUND_MS);
+    assert.ok(Date.now() - t <= DETECTION_BOUND_MS, "Date.now() - t <= DETECTION_BOUND_MS");
     assert.equal(await head.hasActor("head/doomed"), false);
     await eventually(async () => assert.equal(await statusIn(workers[0]!, doomed.nodeId), "dead"), DETECTION_BOUND_MS);
   });

@@ -30,15 +30,15 @@ describe("wire codec", () => {
   it("keeps errors' class and fields", () => {
     const error = new pul.PulsingBusinessError("E42", "bad", { why: ["x"] });
     const back = decode(encode({ error })) as { error: pul.PulsingBusinessError };
-    assert.ok(back.error instanceof pul.PulsingBusinessError);
+    assert.ok(back.error instanceof pul.PulsingBusinessError, "back.error instanceof pul.PulsingBusinessError");
     assert.equal(back.error.code, "E42");
     assert.deepEqual(back.error.details, { why: ["x"] });
     assert.equal(back.error.stack, error.stack);
     const wrapped = new pul.PulsingActorError("TypeError: x", "actor-a", new TypeError("x"));
     const again = decode(encode(wrapped)) as pul.PulsingActorError;
-    assert.ok(again instanceof pul.PulsingActorError);
+    assert.ok(again instanceof pul.PulsingActorError, "again instanceof pul.PulsingActorError");
     assert.equal(again.actorName, "actor-a");
-    assert.ok(again.cause instanceof TypeError);
+    assert.ok(again.cause instanceof TypeError, "again.cause instanceof TypeError");
     const custom = Object.assign(new Error("odd"), { name: "MyError", code: "E_ODD" });
     const c = decode(encode(custom)) as Error & { code: string };
     assert.equal(c.name, "MyError");
@@ -101,7 +101,7 @@ describe("wire codec", () => {
         try {
           bytes = encode(value);
         } catch (error) {
-          assert.ok(error instanceof pul.PulsingRuntimeError);
+          assert.ok(error instanceof pul.PulsingRuntimeError, "error instanceof pul.PulsingRuntimeError");
           return;
         }
         const mutated = bytes.slice();

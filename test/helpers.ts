@@ -1,4 +1,9 @@
-/** Polls `check` until it stops throwing or `timeoutMs` passes (then rethrows its last error). */
+/**
+ * Polls `check` until it stops throwing or `timeoutMs` passes (then rethrows its last error).
+ * Give every `assert.ok` a message (here and in tests generally): without one, a failing `assert.ok` re-reads and
+ * parses its source file to describe the expression, and on tsx-compiled tests that parse can spin for minutes —
+ * a polled check that fails at first then hangs the test (nodejs/node#52677, #52962).
+ */
 export async function eventually(check: () => unknown | Promise<unknown>, timeoutMs = 5_000, intervalMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -176,7 +176,7 @@ describe("mesh failures between processes", () => {
     try {
       const spawned = await first.command({ spawn: { cls: "Failer", name: "phoenix" } });
       const actorId = spawned.spawned as string;
-      assert.ok(actorId.startsWith(`${first.nodeId}:`));
+      assert.ok(actorId.startsWith(`${first.nodeId}:`), "actorId.startsWith(`${first.nodeId}:`)");
       const failer = (await caller.refer(actorId)).asType(Failer);
       assert.equal(await failer.alive(), "alive");
 

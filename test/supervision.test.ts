@@ -85,9 +85,9 @@ describe("supervision and lifecycle", () => {
     const [bye, next] = await Promise.allSettled([proxy.quit(), proxy.hello()]);
     assert.deepEqual(bye, { status: "fulfilled", value: "bye" });
     assert.equal(next.status, "rejected");
-    assert.ok((next as PromiseRejectedResult).reason instanceof pul.PulsingRuntimeError);
+    assert.ok((next as PromiseRejectedResult).reason instanceof pul.PulsingRuntimeError, "(next as PromiseRejectedResult).reason instanceof pul.PulsingRuntimeError");
     await eventually(async () => assert.equal(await system.hasActor("quitter"), false));
-    assert.ok(Lifecycle.log.includes("onStop"));
+    assert.ok(Lifecycle.log.includes("onStop"), "Lifecycle.log.includes(\"onStop\")");
   });
 
   it("an ordinary error fails only the call", async () => {

@@ -28,14 +28,14 @@ describe("system actor", () => {
     assert.equal(info.runtime, "node");
     const actors = await sys.listActors();
     const worker = actors.find((a) => a.name === "worker");
-    assert.ok(worker);
+    assert.ok(worker, "worker");
     assert.equal(worker.className, "Worker");
     assert.equal(worker.processed, 2);
     assert.equal(worker.actorId, String(w.ref.actorId));
-    assert.ok(actors.some((a) => a.name === "system" && a.actorId === `${system.nodeId}:0`));
+    assert.ok(actors.some((a) => a.name === "system" && a.actorId === `${system.nodeId}:0`), "actors.some((a) => a.name === \"system\" && a.actorId === `${system.nodeId}:0`)");
     const metrics = await sys.getMetrics();
     assert.equal(metrics.actors, 2);
-    assert.ok(metrics.messagesProcessed >= 2);
+    assert.ok(metrics.messagesProcessed >= 2, "metrics.messagesProcessed >= 2");
     assert.deepEqual(metrics.members, { alive: 1, suspect: 0, dead: 0 });
   });
 

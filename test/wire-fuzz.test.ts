@@ -163,7 +163,7 @@ describe("RPC wire fuzzing against a real node", () => {
 
   /** The node is alive and serves a normal call on a fresh stream. */
   const assertServes = async (): Promise<void> => {
-    assert.ok(system.isRunning);
+    assert.ok(system.isRunning, "system.isRunning");
     const rpc = await openRpc();
     const answer = await rpc.call(callFrame(7, echoId, "echo", [{ still: "alive" }]));
     assert.equal(answer.kind, FrameKind.Reply, JSON.stringify(answer));
@@ -233,7 +233,7 @@ describe("RPC wire fuzzing against a real node", () => {
     // The broken ones were answered as such, with a PulsingRuntimeError.
     const errors = [...rpc.answers.values()].flat().filter((a) => a.kind === FrameKind.Error);
     assert.ok(errors.length >= 1_000, `${errors.length} error answers`);
-    for (const answer of errors.slice(0, 200)) assert.ok((answer.frame as { error: unknown }).error instanceof pul.PulsingError);
+    for (const answer of errors.slice(0, 200)) assert.ok((answer.frame as { error: unknown }).error instanceof pul.PulsingError, "(answer.frame as { error: unknown }).error instanceof pul.PulsingError");
     assert.ok(system.mesh!.counters.malformedFrames - malformedBefore >= 1_000, "malformed frames are counted");
     assert.equal(rpc.closed, false, "malformed frames with intact framing do not end the session");
     assert.deepEqual((await rpc.call(callFrame(2_999_999, echoId, "echo", ["after the storm"]))).frame, {
@@ -345,7 +345,7 @@ describe("RPC wire fuzzing against a real node", () => {
     const heapBefore = process.memoryUsage().heapUsed;
     await rpc.sendFrames(cases.map(([args], i) => call(7_000_000 + i, args)));
     for (const [i, [, pattern]] of cases.entries()) assertRuntimeError(await rpc.answer(7_000_000 + i), pattern);
-    assert.ok(process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024);
+    assert.ok(process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024, "process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024");
     assert.equal(rpc.closed, false);
     rpc.abort();
   });
@@ -418,7 +418,7 @@ describe("RPC wire fuzzing against a real node", () => {
     });
     assert.equal(done[1]!.kind, FrameKind.Reply, "the slow call still completes");
     assert.equal((done[1]!.frame as { value: unknown }).value, "done");
-    assert.ok(system.mesh!.counters.malformedFrames - malformedBefore >= 2);
+    assert.ok(system.mesh!.counters.malformedFrames - malformedBefore >= 2, "system.mesh!.counters.malformedFrames - malformedBefore >= 2");
     assert.equal(rpc.answers.has(42) || rpc.answers.has(43), false);
     rpc.abort();
   });

@@ -111,7 +111,7 @@ export function behaviourSuite(where: string, open: () => Promise<SuiteHarness>)
         const target = await h.spawn(Counter, { args: [41] });
         const e = await h.spawn(Echo);
         const back = (await e.echo(target.ref)) as pul.ActorRef;
-        assert.ok(back instanceof pul.ActorRef);
+        assert.ok(back instanceof pul.ActorRef, "back instanceof pul.ActorRef");
         assert.equal(String(back.actorId), String(target.ref.actorId));
         assert.equal(await back.asType(Counter).incr(), 42);
       });
@@ -210,7 +210,7 @@ export function behaviourSuite(where: string, open: () => Promise<SuiteHarness>)
       it("streams a streaming Message (StreamMessage / StreamWriter)", async () => {
         const p = await h.spawn(Producer);
         const msg = await p.tokens(10);
-        assert.ok(msg instanceof pul.Message);
+        assert.ok(msg instanceof pul.Message, "msg instanceof pul.Message");
         assert.equal(msg.isStream, true);
         assert.equal(msg.msgType, "tokens");
         const tokens: unknown[] = [];
@@ -223,7 +223,7 @@ export function behaviourSuite(where: string, open: () => Promise<SuiteHarness>)
       it("keeps business errors' class and fields", async () => {
         const f = await h.spawn(Failer);
         await assert.rejects(f.business(), (e: unknown) => {
-          assert.ok(e instanceof pul.PulsingBusinessError);
+          assert.ok(e instanceof pul.PulsingBusinessError, "e instanceof pul.PulsingBusinessError");
           assert.equal(e.name, "PulsingBusinessError");
           assert.equal(e.code, 400);
           assert.equal(e.message, "Age must be >= 18");
@@ -243,10 +243,10 @@ export function behaviourSuite(where: string, open: () => Promise<SuiteHarness>)
         const f = await h.spawn(Failer, { name: `failer-${Math.random()}` });
         for (const call of [() => f.plain(), () => f.asyncPlain()]) {
           await assert.rejects(call(), (e: unknown) => {
-            assert.ok(e instanceof pul.PulsingActorError);
+            assert.ok(e instanceof pul.PulsingActorError, "e instanceof pul.PulsingActorError");
             assert.match(e.message, /^(RangeError: out of range|TypeError: async boom)$/);
             const cause = e.cause as Error;
-            assert.ok(cause instanceof Error);
+            assert.ok(cause instanceof Error, "cause instanceof Error");
             assert.match(cause.name, /RangeError|TypeError/);
             assert.match(String(cause.stack), /actors\.ts/);
             return true;
@@ -328,7 +328,7 @@ export function behaviourSuite(where: string, open: () => Promise<SuiteHarness>)
       it("exchanges Message objects", async () => {
         const ref = await h.spawnRef(EchoActor);
         const reply = (await ref.ask(pul.Message.single("ping", new TextEncoder().encode('{"a":1}')))) as pul.Message;
-        assert.ok(reply instanceof pul.Message);
+        assert.ok(reply instanceof pul.Message, "reply instanceof pul.Message");
         assert.equal(reply.msgType, "ping:reply");
         assert.deepEqual(reply.toJson(), { a: 1 });
         const packed = (await ref.ask(pul.Message.pack("obj", { k: [1, 2] }))) as pul.Message;
