@@ -65,6 +65,7 @@ export interface SystemActorSource {
   registrySnapshot(): { incarnation: number; version: number; names: Array<[string, number]> };
   probe(target: unknown, timeoutMs: unknown): Promise<boolean>;
   headReport(report: unknown): unknown;
+  memberDigest(): unknown[];
   listActors(): ActorInfo[];
   nodeInfo(): NodeInfo;
   metrics(): NodeMetrics;
@@ -111,6 +112,11 @@ export class SystemActor {
   /** Pings `nodeId` on behalf of a member that cannot reach it (SWIM's indirect probe). */
   probe(nodeId: string, timeoutMs: number): Promise<boolean> {
     return this.#source.probe(nodeId, timeoutMs);
+  }
+
+  /** The members this node sees alive, as full heartbeats (what a joining member pulls instead of waiting for them). */
+  memberDigest(): unknown[] {
+    return this.#source.memberDigest();
   }
 
   /** Head-node mode: a worker's heartbeat, answered with the cluster view when the worker's is out of date. */

@@ -573,6 +573,7 @@ export class ActorSystem extends EventTarget {
         if (this.#cluster === undefined) throw new PulsingRuntimeError("this node is not a head node");
         return this.#cluster.headReport(report as HeadReport);
       },
+      memberDigest: () => this.#cluster?.memberDigest() ?? [],
       probe: async (target, timeoutMs) => {
         if (typeof target !== "string" || typeof timeoutMs !== "number") throw new PulsingRuntimeError("probe(nodeId, timeoutMs)");
         return (await this.#mesh?.ping(target, Math.min(timeoutMs, 10_000))) ?? false;

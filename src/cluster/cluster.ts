@@ -45,6 +45,7 @@ export class Cluster {
       load: (lag) => ({ ...system.load(), lag: Math.round(lag) }),
       localSnapshot: () => system.localSnapshot(),
       fetchSnapshot: async (nodeId) => (await system.callSystemActor(nodeId, "registrySnapshot", [], 5_000)) as RegistrySnapshot,
+      fetchMembers: async (nodeId) => await system.callSystemActor(nodeId, "memberDigest", [], 5_000),
       ping: (nodeId, timeoutMs) => mesh.ping(nodeId, timeoutMs),
       probeVia: async (via, target, timeoutMs) =>
         (await system.callSystemActor(via, "probe", [target, timeoutMs], timeoutMs + 250)) === true,
@@ -77,6 +78,11 @@ export class Cluster {
   headReport(report: HeadReport): HeadAnswer {
     if (!(this.membership instanceof HeadMembership)) throw new PulsingRuntimeError("this node is not a head node");
     return this.membership.report(report);
+  }
+
+  /** The members this node sees alive, for a peer that pulls them (gossip mode; head-node mode has its own sync). */
+  memberDigest(): unknown[] {
+    return this.membership instanceof GossipMembership ? this.membership.digest() : [];
   }
 
   /** The instance of `name` to use (by the resolve policy), alive nodes only; undefined when there is none. */

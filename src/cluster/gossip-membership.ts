@@ -25,6 +25,10 @@ import { Registry, type RegistrySnapshot } from "./registry.js";
  * suspect that does not refute within `suspicionTimeout` is *dead*. A node whose own timers run late (Lifeguard's
  * local health) widens its silence threshold, probe timeout and suspicion timeout by how late it is, up to 8×.
  * A dead member that is heard from again is told so, refutes, and rejoins.
+ *
+ * Joining: heartbeats carry addresses only now and then, so a node that hears a member it does not know yet pulls
+ * the member table of a peer it is connected to (as a full heartbeat per member) rather than waiting for that
+ * member's next full heartbeat — a new node learns a large cluster in one round trip (memberlist's push-pull join).
  */
 
 interface Heartbeat {
@@ -91,6 +95,24 @@ interface MemberRecord {
 }
 
 const TOMBSTONE_MS = 120_000;
+
+/** A heartbeat with addresses, of the shape this node sends (pulled member tables come from other nodes). */
+function isFullHeartbeat(value: unknown): value is Heartbeat {
+  if (typeof value !== "object" || value === null) return false;
+  const hb = value as Partial<Heartbeat>;
+  return (
+    hb.t === "hb" &&
+    typeof hb.id === "string" &&
+    typeof hb.inc === "number" &&
+    typeof hb.rt === "string" &&
+    Array.isArray(hb.addrs) &&
+    typeof hb.load === "object" &&
+    hb.load !== null &&
+    typeof hb.ep === "number" &&
+    typeof hb.rv === "number" &&
+    (hb.names === undefined || Array.isArray(hb.names))
+  );
+}
 
 function isNameEntry(entry: unknown): entry is [string, number] {
   return Array.isArray(entry) && typeof entry[0] === "string" && Number.isSafeInteger(entry[1]);
@@ -176,28 +198,58 @@ export class GossipMembership implements Membership {
     if (record !== undefined && record.status === "alive" && !this.#stopped) void this.#probe(record);
   }
 
+  /** The members this node sees alive, itself included, as full heartbeats (what a joining peer pulls). */
+  digest(): Heartbeat[] {
+    const self = this.#fullHeartbeat();
+    const others = [...this.#records.values()]
+      .filter((r) => r.status === "alive" && r.load !== undefined)
+      .map((r): Heartbeat => {
+        const replica = this.registry.snapshotOf(r.nodeId);
+        return {
+          t: "hb",
+          id: r.nodeId,
+          inc: r.incarnation,
+          rt: r.runtime,
+          addrs: r.addrs,
+          load: r.load!,
+          ep: replica?.incarnation ?? r.epoch,
+          rv: replica?.version ?? r.rv,
+          ...(replica !== undefined && replica.names.length <= NAMES_IN_HEARTBEAT ? { names: replica.names } : {}),
+        };
+      });
+    return [self, ...others];
+  }
+
   // --- out ---------------------------------------------------------------------------------------------------
 
   #publishHeartbeat(): void {
-    const snapshot = this.#host.localSnapshot();
-    const addrs = this.#host.addrs();
-    const addrsKey = addrs.join(" ");
+    const heartbeat = this.#fullHeartbeat();
+    const addrsKey = heartbeat.addrs!.join(" ");
     const full =
-      this.#beats++ % FULL_HEARTBEAT_EVERY === 0 || this.#newcomer || addrsKey !== this.#sentAddrs || snapshot.version !== this.#sentVersion;
+      this.#beats++ % FULL_HEARTBEAT_EVERY === 0 || this.#newcomer || addrsKey !== this.#sentAddrs || heartbeat.rv !== this.#sentVersion;
     this.#newcomer = false;
     this.#sentAddrs = addrsKey;
-    this.#sentVersion = snapshot.version;
-    void this.#publish({
+    this.#sentVersion = heartbeat.rv;
+    if (!full) {
+      delete heartbeat.addrs;
+      delete heartbeat.names;
+    }
+    void this.#publish(heartbeat);
+  }
+
+  #fullHeartbeat(): Heartbeat {
+    const snapshot = this.#host.localSnapshot();
+    return {
       t: "hb",
       id: this.#host.nodeId,
       inc: this.#incarnation,
       rt: this.#host.runtime,
+      addrs: this.#host.addrs(),
       load: this.#host.load(this.#health.lagMs),
       ep: snapshot.incarnation,
       rv: snapshot.version,
-      ...(full ? { addrs } : {}),
-      ...(full && snapshot.names.length <= NAMES_IN_HEARTBEAT ? { names: snapshot.names } : {}),
-    });
+      ...(snapshot.names.length <= NAMES_IN_HEARTBEAT ? { names: snapshot.names } : {}),
+    };
   }
 
   #beats = 0;
@@ -274,7 +326,10 @@ export class GossipMembership implements Membership {
       // A member is first taken in from a full heartbeat: without addresses nobody could dial it. It is new to
       // us, so we are likely new to it: our next heartbeat is full.
       this.#newcomer = true;
-      if (hb.addrs === undefined) return;
+      if (hb.addrs === undefined) {
+        void this.#pullMembers();
+        return;
+      }
       record = {
         nodeId: hb.id,
         addrs: hb.addrs.filter((a) => typeof a === "string"),
@@ -486,6 +541,34 @@ export class GossipMembership implements Membership {
       record.fetching = false;
     }
   }
+
+  /**
+   * Takes in the members a connected peer sees alive that this node does not know yet (known ones are kept up to
+   * date by their own heartbeats). At most one pull at a time, and one per heartbeat interval.
+   */
+  async #pullMembers(): Promise<void> {
+    const now = performance.now();
+    if (this.#pulling || now - this.#lastPull < this.#options.heartbeatInterval) return;
+    const connected = this.#host.connectedPeers().filter((peer) => this.#isAdmitted(peer) && this.#records.get(peer)?.status !== "dead");
+    const source = connected[Math.floor(Math.random() * connected.length)];
+    if (source === undefined) return;
+    this.#pulling = true;
+    this.#lastPull = now;
+    try {
+      const digest = await this.#host.fetchMembers(source);
+      if (this.#stopped || !Array.isArray(digest)) return;
+      for (const entry of digest as unknown[]) {
+        if (isFullHeartbeat(entry) && !this.#records.has(entry.id)) this.#onHeartbeat(entry);
+      }
+    } catch {
+      // the next unknown heartbeat tries another peer
+    } finally {
+      this.#pulling = false;
+    }
+  }
+
+  #pulling = false;
+  #lastPull = -Infinity;
 
   /** Dials members until this node has `targetPeers` connections (counting dials still under way). */
   #keepConnected(record: MemberRecord): void {

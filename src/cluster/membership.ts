@@ -75,6 +75,8 @@ export interface MembershipHost {
   localSnapshot(): RegistrySnapshot;
   /** Pulls a member's registry (over RPC, reliable). */
   fetchSnapshot(nodeId: string): Promise<RegistrySnapshot>;
+  /** Pulls the members `nodeId` sees alive (over RPC): untrusted shape, checked by the caller. */
+  fetchMembers(nodeId: string): Promise<unknown>;
   /** A libp2p ping of `nodeId` within `timeoutMs`. */
   ping(nodeId: string, timeoutMs: number): Promise<boolean>;
   /** Asks `via` to ping `target` for us. */

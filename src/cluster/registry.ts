@@ -74,6 +74,12 @@ export class Registry {
     return this.#byName.get(name) ?? [];
   }
 
+  /** The replica of `nodeId`'s names, if there is one. */
+  snapshotOf(nodeId: string): RegistrySnapshot | undefined {
+    const node = this.#nodes.get(nodeId);
+    return node === undefined ? undefined : { incarnation: node.incarnation, version: node.version, names: [...node.names] };
+  }
+
   namesOf(nodeId: string): string[] {
     return [...(this.#nodes.get(nodeId)?.names.keys() ?? [])].sort();
   }
