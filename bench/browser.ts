@@ -58,8 +58,8 @@ async function measureLink(from: Tab, name: string, expectNode: string, direct =
   );
 }
 
-/** Pairs of fresh tabs for the connection set-up rounds. */
-const SETUP_ROUNDS = 6;
+/** Pairs of fresh tabs for the connection set-up rounds (`BENCH_SETUP_ROUNDS` for a longer look at the rare slow set-up). */
+const SETUP_ROUNDS = Math.max(1, Number(process.env.BENCH_SETUP_ROUNDS) || 6);
 
 interface SetupResult {
   /** the first call from one fresh tab to another (resolve excluded) */

@@ -117,6 +117,8 @@ async function main(): Promise<void> {
   const system = await pul.init({ seeds: config.seeds, webrtc, ...(secret !== undefined ? { passphrase: secret } : {}) });
   const joinMs = performance.now() - started;
   globals.system = system;
+  // What others could dial the moment init() returned (tests check that a tab is reachable from then on).
+  globals.addrsAtInit = system.addrs;
 
   const app = new App(system, config);
   const membership = new MembershipPanel(app);

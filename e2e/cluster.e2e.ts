@@ -57,6 +57,18 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     }, 20_000, 100);
   });
 
+  it("a tab can be dialed once init() returns: it holds a relay reservation and a WebRTC address", async () => {
+    for (const tab of tabs) {
+      const addrs = await tab.page.evaluate(() => (globalThis as unknown as { addrsAtInit: string[] }).addrsAtInit);
+      assert.ok(addrs.some((a) => /\/p2p-circuit\/p2p\//.test(a)), `tab ${tab.nodeId} had no relayed address at init: ${JSON.stringify(addrs)}`);
+      assert.ok(addrs.some((a) => a.includes("/p2p-circuit/webrtc/")), `tab ${tab.nodeId} had no WebRTC address at init: ${JSON.stringify(addrs)}`);
+    }
+    // Members carry those addresses.
+    for (const member of seed.system.members().filter((m) => m.runtime === "browser")) {
+      assert.ok(member.addrs.length > 0, `the seed knows no address of tab ${member.nodeId}`);
+    }
+  });
+
   it("tab A spawns a named actor; tab B and the Deno node resolve and call it", async () => {
     await tabs[0]!.page.evaluate(async () => {
       const { pul } = globalThis as unknown as PageGlobals;
@@ -151,9 +163,10 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     await eventually(async () => {
       const links = await tabs[2]!.page.evaluate(() => (globalThis as unknown as PageGlobals).system.connections());
       const toA = links.filter((c) => c.nodeId === tabs[0]!.nodeId);
-      // The calls themselves go over it (a call that found WebRTC slow went relayed, then moved once it was up).
+      // The calls themselves go over it (a call that found WebRTC slow went relayed, then moved once it was up;
+      // a dial that never completes is retried with backoff, so this can take a few attempts of up to 6 s).
       assert.ok(toA.some((c) => c.transport === "webrtc" && !c.relayed && c.carriesCalls), `tab C ↔ tab A: ${JSON.stringify(toA)}`);
-    }, 10_000);
+    }, 20_000);
     const rtt = await tabs[2]!.page.evaluate(async () => {
       const { system } = globalThis as unknown as PageGlobals;
       const counter = (await system.resolve("e2e/tab-counter")).asAny();

@@ -52,6 +52,11 @@ function messageIdentity(message: { topic: string; from?: Uint8Array; seqno?: Ui
 
 /** How long `start()` waits for the first round of seed dials before returning (the dials go on). */
 const JOIN_WAIT_MS = 5_000;
+/**
+ * How long joining waits for a node reached only through relays (a browser tab) to hold a relay reservation: until
+ * then it has no address anyone could dial, and members that learnt it meanwhile could not call it.
+ */
+const RELAY_ADDR_WAIT_MS = 3_000;
 const SEED_BACKOFF_MIN_MS = 100;
 const SEED_BACKOFF_MAX_MS = 5_000;
 
@@ -155,6 +160,7 @@ export class Mesh {
       },
     });
     const mesh = (started = new Mesh(node, gate, ctx, blocked, plan.targetPeers));
+    mesh.#listensThroughRelay = plan.listen.includes("/p2p-circuit");
     await node.handle(RPC_PROTOCOL, (stream, connection) => mesh.#accept(stream, connection), {
       maxInboundStreams: 4,
       runOnLimitedConnection: true,
@@ -171,6 +177,7 @@ export class Mesh {
   }
 
   #seedAddrs: Multiaddr[] = [];
+  #listensThroughRelay = false;
 
   /**
    * Dials the seeds (see `#join`). Separate from `start()` so that the cluster subscribes to its topics first:
@@ -349,7 +356,29 @@ export class Mesh {
     if (first instanceof AdmissionError) throw first;
     if (first === "unreachable" || first === "timeout") {
       this.#ctx.report(`no seed reachable yet (${seeds.map(String).join(", ")}); retrying in the background`);
+    } else if (this.#listensThroughRelay && !(await this.#relayAddress(RELAY_ADDR_WAIT_MS))) {
+      this.#ctx.report(`no relay reservation on a seed within ${RELAY_ADDR_WAIT_MS} ms: other nodes cannot call this one until it has one`);
     }
+  }
+
+  /** Whether this node has (or gets within `ms`) a `/p2p-circuit` address: a relay reservation others can dial. */
+  #relayAddress(ms: number): Promise<boolean> {
+    const has = (): boolean => this.node.getMultiaddrs().some((ma) => ma.toString().includes("/p2p-circuit"));
+    if (has()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.node.removeEventListener("self:peer:update", check);
+        this.#stopped.signal.removeEventListener("abort", done);
+        resolve(has());
+      };
+      const check = (): void => {
+        if (has()) done();
+      };
+      const timer = setTimeout(done, ms);
+      this.node.addEventListener("self:peer:update", check);
+      this.#stopped.signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   /** Keeps one seed connected; the promise tells how the first attempt went. */

@@ -12,13 +12,19 @@ const WEBRTC_DIAL_MS = 3_000;
  * busy cores); a fresh dial then goes through.
  */
 const WEBRTC_ROUNDS = 2;
+/**
+ * Pauses between further attempts while a tab's calls go over the relay: an attempt whose rounds all failed is
+ * not the end, or one unlucky dial would leave a pair of tabs relayed (5–6× the RTT) for good.
+ */
+const UPGRADE_BACKOFF_MS = [250, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000];
 
 /**
  * Finds the connection a peer's calls go over: an admitted one (cluster secret), direct whenever possible.
  * Node and Deno peers are reached directly (TCP, WebSockets). Between browser tabs, a direct WebRTC connection
  * is dialed (signalled through a seed's relay); if it is not up within `HEDGE_MS` the call takes the relayed
  * connection, and the WebRTC dial carries on: once a direct connection is admitted, the mesh offers it to the
- * peer's link, which moves to it (see `PeerLink.offerDirect`).
+ * peer's link, which moves to it (see `PeerLink.offerDirect`). While the relayed connection stays up and no direct
+ * one is, further attempts follow with backoff.
  */
 export class PeerDialer {
   readonly #node: Libp2p;
@@ -26,12 +32,16 @@ export class PeerDialer {
   readonly #webrtc: boolean;
   /** The WebRTC attempt under way per peer, shared by every call that wants one. */
   readonly #attempts = new Map<string, Promise<Connection | undefined>>();
+  /** Peers whose calls went relayed and that get further attempts at a direct connection. */
+  readonly #upgrading = new Set<string>();
+  readonly #stopped = new AbortController();
 
   /** `webrtc`: this node dials WebRTC (a browser tab with WebRTC on). */
   constructor(node: Libp2p, admitted: (connection: Connection) => Promise<void>, webrtc: boolean) {
     this.#node = node;
     this.#admitted = admitted;
     this.#webrtc = webrtc;
+    node.addEventListener("stop", () => this.#stopped.abort(), { once: true });
   }
 
   async dial(peer: string, signal: AbortSignal): Promise<Connection> {
@@ -45,17 +55,43 @@ export class PeerDialer {
       if (first !== "slow" && first !== undefined) return first;
       if (first === "slow") {
         const relayed = await this.#admittedRelayed(peerId);
-        if (relayed !== undefined) return relayed;
+        if (relayed !== undefined) return this.#relayedFor(peer, peerId, relayed);
         const late = await attempt;
         if (late !== undefined) return late;
       }
     }
     // Whatever libp2p finds: a direct dial for Node and Deno peers, the relayed connection for tabs.
     const relayed = await this.#admittedRelayed(peerId);
-    if (relayed !== undefined) return relayed;
+    if (relayed !== undefined) return this.#relayedFor(peer, peerId, relayed);
     const connection = await this.#node.dial(peerId, { signal });
     await this.#admitted(connection); // bounded by the gate's own timeout; a refusal names its reason
-    return connection;
+    return isRelayed(connection) ? this.#relayedFor(peer, peerId, connection) : connection;
+  }
+
+  /** Calls go over `relayed` for now; a tab keeps trying for a direct connection meanwhile. */
+  #relayedFor(peer: string, peerId: PeerId, relayed: Connection): Connection {
+    if (this.#webrtc) this.#keepTryingDirect(peer, peerId);
+    return relayed;
+  }
+
+  /**
+   * Attempts at a direct connection, with backoff, for as long as the peer is reached only through a relay.
+   * A success needs nothing more here: the admitted connection is offered to the peer's link, which moves to it.
+   */
+  #keepTryingDirect(peer: string, peerId: PeerId): void {
+    if (this.#upgrading.has(peer)) return;
+    this.#upgrading.add(peer);
+    void (async () => {
+      for (let i = 0; !this.#stopped.signal.aborted; i++) {
+        await delay(UPGRADE_BACKOFF_MS[Math.min(i, UPGRADE_BACKOFF_MS.length - 1)]!, this.#stopped.signal);
+        if (this.#stopped.signal.aborted || this.#node.status !== "started") return;
+        // Done when the peer is gone (no relayed connection left) or reached directly.
+        if (!this.#open(peerId).some(isRelayed) || (await this.#admittedDirect(peerId, 0)) !== undefined) return;
+        if ((await this.#directAttempt(peer, peerId)) !== undefined) return;
+      }
+    })()
+      .catch(() => {})
+      .finally(() => this.#upgrading.delete(peer));
   }
 
   #open(peerId: PeerId): Connection[] {
