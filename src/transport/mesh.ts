@@ -155,8 +155,11 @@ export class Mesh {
       // the peer speaks it, and a seed that never identified its inbound peers could not send them anything.
       onAdmitted: (connection) => {
         void (node.services.identify as { identify(c: Connection): Promise<unknown> }).identify(connection).catch(() => {});
-        // A direct connection to a tab whose calls went over the relay: they move to it.
-        if (started !== undefined && !isRelayed(connection)) started.#links.get(connection.remotePeer.toString())?.offerDirect(connection);
+        if (!isRelayed(connection)) {
+          dialer.directAdmitted(connection);
+          // A direct connection to a tab whose calls went over the relay: they move to it.
+          if (started !== undefined) started.#links.get(connection.remotePeer.toString())?.offerDirect(connection);
+        }
       },
     });
     const mesh = (started = new Mesh(node, gate, ctx, blocked, plan.targetPeers));

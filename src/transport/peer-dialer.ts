@@ -35,6 +35,8 @@ export class PeerDialer {
   /** Peers whose calls went relayed and that get further attempts at a direct connection. */
   readonly #upgrading = new Set<string>();
   readonly #stopped = new AbortController();
+  /** Calls waiting on a direct connection to a peer, woken when one is admitted (whoever dialed it). */
+  readonly #directWaiters = new Map<string, Set<(connection: Connection) => void>>();
 
   /** `webrtc`: this node dials WebRTC (a browser tab with WebRTC on). */
   constructor(node: Libp2p, admitted: (connection: Connection) => Promise<void>, webrtc: boolean) {
@@ -50,14 +52,21 @@ export class PeerDialer {
     const direct = await this.#admittedDirect(peerId, this.#webrtc ? 0 : 3_000);
     if (direct !== undefined) return direct;
     if (this.#webrtc) {
-      const attempt = this.#directAttempt(peer, peerId);
-      const first = await Promise.race([attempt, delay(HEDGE_MS, signal).then(() => "slow" as const)]);
-      if (first !== "slow" && first !== undefined) return first;
-      if (first === "slow") {
-        const relayed = await this.#admittedRelayed(peerId);
-        if (relayed !== undefined) return this.#relayedFor(peer, peerId, relayed);
-        const late = await attempt;
-        if (late !== undefined) return late;
+      // Two tabs that call each other at once dial each other at once: whichever connection is admitted first
+      // serves both directions (the other dial then lags it by ~0.5 s, measured).
+      const arrived = this.#nextDirect(peer);
+      try {
+        const attempt = Promise.race([this.#directAttempt(peer, peerId), arrived.promise]);
+        const first = await Promise.race([attempt, delay(HEDGE_MS, signal).then(() => "slow" as const)]);
+        if (first !== "slow" && first !== undefined) return first;
+        if (first === "slow") {
+          const relayed = await this.#admittedRelayed(peerId);
+          if (relayed !== undefined) return this.#relayedFor(peer, peerId, relayed);
+          const late = await attempt;
+          if (late !== undefined) return late;
+        }
+      } finally {
+        arrived.cancel();
       }
     }
     // Whatever libp2p finds: a direct dial for Node and Deno peers, the relayed connection for tabs.
@@ -66,6 +75,24 @@ export class PeerDialer {
     const connection = await this.#node.dial(peerId, { signal });
     await this.#admitted(connection); // bounded by the gate's own timeout; a refusal names its reason
     return isRelayed(connection) ? this.#relayedFor(peer, peerId, connection) : connection;
+  }
+
+  /** The mesh admitted a direct connection (either side may have dialed it): wakes calls waiting for one. */
+  directAdmitted(connection: Connection): void {
+    const peer = connection.remotePeer.toString();
+    for (const wake of this.#directWaiters.get(peer) ?? []) wake(connection);
+  }
+
+  #nextDirect(peer: string): { promise: Promise<Connection>; cancel(): void } {
+    const { promise, resolve } = Promise.withResolvers<Connection>();
+    let waiters = this.#directWaiters.get(peer);
+    if (waiters === undefined) this.#directWaiters.set(peer, (waiters = new Set()));
+    waiters.add(resolve);
+    const cancel = (): void => {
+      waiters.delete(resolve);
+      if (waiters.size === 0 && this.#directWaiters.get(peer) === waiters) this.#directWaiters.delete(peer);
+    };
+    return { promise, cancel };
   }
 
   /** Calls go over `relayed` for now; a tab keeps trying for a direct connection meanwhile. */
