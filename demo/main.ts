@@ -112,8 +112,11 @@ async function main(): Promise<void> {
   const secret = await passphrase(config);
   selfEl.textContent = "joining the cluster…";
   const started = performance.now();
-  // `#webrtc=off` keeps this tab's links to other tabs relayed (benchmarks compare the two paths).
-  const webrtc = new URLSearchParams(location.hash.slice(1)).get("webrtc") !== "off";
+  // `#webrtc=off` keeps this tab's links to other tabs relayed (benchmarks compare the two paths);
+  // `#directwait=<ms>` sets how long a call waits for a direct connection before it goes relayed.
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const directWait = hash.get("directwait");
+  const webrtc = hash.get("webrtc") === "off" ? false : directWait !== null ? { directWaitMs: Number(directWait) } : true;
   const system = await pul.init({ seeds: config.seeds, webrtc, ...(secret !== undefined ? { passphrase: secret } : {}) });
   const joinMs = performance.now() - started;
   globals.system = system;

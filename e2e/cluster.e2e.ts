@@ -304,4 +304,45 @@ describe("browser tabs, Deno and Node in one cluster", () => {
       await guarded.stop();
     }
   });
+
+  it("calls that went relayed move to direct WebRTC once it is up, losing and reordering nothing", async () => {
+    // `directWaitMs: 0`: first calls go over the relay at once, so the move happens every time.
+    const pair = [await openTab(browser, `${seed.url!}#directwait=0`), await openTab(browser, `${seed.url!}#directwait=0`)];
+    try {
+      await pair[1]!.page.evaluate(async () => {
+        const { system } = globalThis as unknown as PageGlobals;
+        const Sequence = class Sequence {
+          n = 0;
+          next(): number {
+            return ++this.n;
+          }
+        };
+        await system.spawn(new Sequence(), { name: "e2e/sequence" });
+      });
+      const run = await pair[0]!.page.evaluate(async (node) => {
+        const { system } = globalThis as unknown as PageGlobals;
+        const sequence = (await system.resolve("e2e/sequence", { nodeId: node, timeout: 10_000 })).asAny();
+        const carrier = () => system.connections().find((c) => c.nodeId === node && c.carriesCalls);
+        // What carries the calls, sampled every few ms while they run: "relay", then "webrtc" after the move.
+        const carriers: string[] = [];
+        const sample = setInterval(() => {
+          const c = carrier();
+          const kind = c === undefined ? undefined : c.relayed ? "relay" : c.transport;
+          if (kind !== undefined && carriers.at(-1) !== kind) carriers.push(kind);
+        }, 2);
+        const burst = () => Promise.all(Array.from({ length: 20 }, () => sequence.next() as Promise<number>));
+        // Bursts of 20 calls in flight, until the calls run over a direct connection (a move waits for a gap).
+        const t = performance.now();
+        const seen: number[] = [await sequence.next()];
+        while (!(carrier()?.transport === "webrtc" && !carrier()?.relayed) && performance.now() - t < 20_000) seen.push(...(await burst()));
+        seen.push(...(await burst()));
+        clearInterval(sample);
+        return { carriers, seen, ms: performance.now() - t };
+      }, pair[1]!.nodeId);
+      assert.deepEqual(run.carriers, ["relay", "webrtc"], `the calls ran over ${run.carriers.join(" → ")} (${run.ms} ms)`);
+      assert.deepEqual(run.seen, run.seen.map((_, i) => i + 1), "every call answered once, in the order sent");
+    } finally {
+      for (const tab of pair) await tab.page.context().close();
+    }
+  });
 });

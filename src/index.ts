@@ -34,7 +34,7 @@ export type { RemoteStatics, RemoteClass } from "./remote.js";
 export type { RemoteOptions } from "./actor/class-registry.js";
 
 export { ActorSystem } from "./actor/system.js";
-export type { ActorSystemOptions, ResolveOptions, SpawnOptions, Member } from "./actor/system.js";
+export type { ActorSystemOptions, ResolveOptions, SpawnOptions, Member, WebRTCOptions } from "./actor/system.js";
 export { ActorRef } from "./actor/actor-ref.js";
 export { ActorId } from "./actor/actor-id.js";
 export { Actor } from "./actor/actor.js";

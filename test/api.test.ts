@@ -226,6 +226,12 @@ describe("bad input gets clear, typed errors", () => {
     assert.throws(() => pul.remote({ nmae: "x" } as pul.RemoteOptions), isRuntimeError(/unknown option 'nmae'.*'name'/));
     await assert.rejects(pul.actorSystem({ sedes: [] } as pul.ActorSystemOptions), isRuntimeError(/unknown option 'sedes'.*'seeds'/));
     await assert.rejects(pul.actorSystem({ seeds: "x" as unknown as string[] }), isRuntimeError(/'seeds' must be an array/));
+    await assert.rejects(pul.actorSystem({ webrtc: "on" as unknown as boolean }), isRuntimeError(/'webrtc' must be a boolean or an options object/));
+    await assert.rejects(
+      pul.actorSystem({ webrtc: { directWait: 0 } as pul.WebRTCOptions }),
+      isRuntimeError(/webrtc: unknown option 'directWait'.*'directWaitMs'/),
+    );
+    await assert.rejects(pul.actorSystem({ webrtc: { directWaitMs: -1 } }), isRuntimeError(/'directWaitMs' must be a non-negative number/));
   });
 
   it("spawning something that is not an actor", async () => {

@@ -53,9 +53,18 @@ export interface ActorSystemOptions {
   resolvePolicy?: ResolvePolicy;
   /**
    * Browser tabs: connect to other tabs directly over WebRTC (signalled through a seed's relay). `false` keeps
-   * tab↔tab traffic on the relayed connection, for networks that block WebRTC. @default true
+   * tab↔tab traffic on the relayed connection, for networks that block WebRTC; options tune it. @default true
    */
-  webrtc?: boolean;
+  webrtc?: boolean | WebRTCOptions;
+}
+
+/** How a browser tab reaches other tabs over WebRTC. */
+export interface WebRTCOptions {
+  /**
+   * How long a call to another tab waits for a direct connection before it goes over the relayed one (it moves to
+   * the direct one once that is up). `0` sends first calls over the relay at once. @default 1000
+   */
+  directWaitMs?: number;
 }
 
 /** Options of `resolve()`. */
@@ -104,6 +113,7 @@ const SYSTEM_OPTION_KEYS = [
   "resolvePolicy",
   "webrtc",
 ] as const;
+const WEBRTC_OPTION_KEYS = ["directWaitMs"] as const;
 const MEMBERSHIP_OPTION_KEYS = [
   "cluster",
   "heartbeatInterval",
@@ -190,7 +200,8 @@ export class ActorSystem extends EventTarget {
         seeds,
         passphrase: options.passphrase,
         maxFrameSize: options.maxFrameSize,
-        webrtc: optionalBoolean("actorSystem()", "webrtc", options.webrtc) ?? true,
+        webrtc: options.webrtc !== false,
+        directWaitMs: typeof options.webrtc === "object" ? options.webrtc.directWaitMs : undefined,
         refs: { refFor: (id, name) => system.#refFor(id, name) },
         deliver: (localId, call) => system.#deliver(localId, call),
         report: (message, error) => reportError(message, error),
@@ -782,6 +793,12 @@ export function checkSystemOptions(options: ActorSystemOptions): void {
   optionalString("actorSystem()", "passphrase", options.passphrase);
   optionalString("actorSystem()", "headAddr", options.headAddr);
   optionalBoolean("actorSystem()", "isHeadNode", options.isHeadNode);
+  if (typeof options.webrtc === "object" && options.webrtc !== null) {
+    checkOptionKeys("actorSystem(): webrtc", options.webrtc, WEBRTC_OPTION_KEYS);
+    optionalDuration("actorSystem(): webrtc", "directWaitMs", options.webrtc.directWaitMs);
+  } else if (options.webrtc !== undefined && typeof options.webrtc !== "boolean") {
+    throw new PulsingRuntimeError(`actorSystem(): 'webrtc' must be a boolean or an options object, got ${show(options.webrtc)}`);
+  }
   if (options.seeds !== undefined && (!Array.isArray(options.seeds) || options.seeds.some((s) => typeof s !== "string"))) {
     throw new PulsingRuntimeError(`actorSystem(): 'seeds' must be an array of address strings, got ${show(options.seeds)}`);
   }

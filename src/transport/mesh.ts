@@ -31,6 +31,8 @@ export interface MeshInit {
   maxFrameSize: number | undefined;
   /** Browsers: direct WebRTC between tabs (else relayed only). */
   webrtc: boolean;
+  /** Browsers: how long a call to a tab waits for a direct connection before taking the relayed one. */
+  directWaitMs: number | undefined;
   /** The local system's side: delivering calls and rebuilding refs. */
   refs: RefDecodeContext;
   deliver(localId: number, call: InboundCall): void;
@@ -137,7 +139,7 @@ export class Mesh {
     const counters = { malformedFrames: 0, oversizedFrames: 0 };
     let gate: AdmissionGate | undefined;
     let started: Mesh | undefined; // for the admission callback, which may run before start() returns
-    const dialer = new PeerDialer(node, (connection) => gate!.wait(connection), plan.directWebRTC);
+    const dialer = new PeerDialer(node, (connection) => gate!.wait(connection), plan.directWebRTC, init.directWaitMs);
     const ctx: MeshContext = {
       node,
       nodeId: node.peerId.toString(),

@@ -2,34 +2,35 @@ import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { isRelayed } from "./connection-kind.js";
 
-/** How long a call waits for a direct WebRTC connection before it goes over the relayed one instead. */
-const HEDGE_MS = 1_000;
+/** How long a call waits for a direct WebRTC connection before it goes over the relayed one instead (default). */
+const DIRECT_WAIT_MS = 1_000;
 /** One WebRTC dial, signalling included (they take 0.1–1 s here). */
 const WEBRTC_DIAL_MS = 3_000;
 /**
- * Rounds of WebRTC dials per attempt at a direct connection: now and then a dial never completes on the dialing
- * side although the far side has its end up (measured: about one dial in four between two Chromium tabs on two
- * busy cores); a fresh dial then goes through.
+ * Rounds of WebRTC dials per attempt at a direct connection: a dial may fail (and unpatched `@libp2p/webrtc` 6.0.33
+ * hangs now and then although the far side has its end up, see docs/DEPENDENCIES.md); a fresh dial then goes through.
  */
 const WEBRTC_ROUNDS = 2;
 /**
- * Pauses between further attempts while a tab's calls go over the relay: an attempt whose rounds all failed is
- * not the end, or one unlucky dial would leave a pair of tabs relayed (5–6× the RTT) for good.
+ * Pauses before each attempt while a tab's calls go over the relay (the first joins an attempt under way, if any):
+ * an attempt whose rounds all failed is not the end, or one unlucky dial would leave a pair of tabs relayed (5–6×
+ * the RTT) for good.
  */
-const UPGRADE_BACKOFF_MS = [250, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000];
+const UPGRADE_BACKOFF_MS = [0, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000];
 
 /**
  * Finds the connection a peer's calls go over: an admitted one (cluster secret), direct whenever possible.
  * Node and Deno peers are reached directly (TCP, WebSockets). Between browser tabs, a direct WebRTC connection
- * is dialed (signalled through a seed's relay); if it is not up within `HEDGE_MS` the call takes the relayed
- * connection, and the WebRTC dial carries on: once a direct connection is admitted, the mesh offers it to the
- * peer's link, which moves to it (see `PeerLink.offerDirect`). While the relayed connection stays up and no direct
- * one is, further attempts follow with backoff.
+ * is dialed (signalled through a seed's relay); if it is not up within `directWaitMs` (1 s by default) the call
+ * takes the relayed connection, and the WebRTC dial carries on: once a direct connection is admitted, the mesh
+ * offers it to the peer's link, which moves to it (see `PeerLink.offerDirect`). While the relayed connection stays
+ * up and no direct one is, further attempts follow with backoff.
  */
 export class PeerDialer {
   readonly #node: Libp2p;
   readonly #admitted: (connection: Connection) => Promise<void>;
   readonly #webrtc: boolean;
+  readonly #directWaitMs: number;
   /** The WebRTC attempt under way per peer, shared by every call that wants one. */
   readonly #attempts = new Map<string, Promise<Connection | undefined>>();
   /** Peers whose calls went relayed and that get further attempts at a direct connection. */
@@ -39,10 +40,11 @@ export class PeerDialer {
   readonly #directWaiters = new Map<string, Set<(connection: Connection) => void>>();
 
   /** `webrtc`: this node dials WebRTC (a browser tab with WebRTC on). */
-  constructor(node: Libp2p, admitted: (connection: Connection) => Promise<void>, webrtc: boolean) {
+  constructor(node: Libp2p, admitted: (connection: Connection) => Promise<void>, webrtc: boolean, directWaitMs = DIRECT_WAIT_MS) {
     this.#node = node;
     this.#admitted = admitted;
     this.#webrtc = webrtc;
+    this.#directWaitMs = directWaitMs;
     node.addEventListener("stop", () => this.#stopped.abort(), { once: true });
   }
 
@@ -51,15 +53,20 @@ export class PeerDialer {
     // Tabs do not wait on a direct connection still in admission: the WebRTC attempt below does, hedged.
     const direct = await this.#admittedDirect(peerId, this.#webrtc ? 0 : 3_000);
     if (direct !== undefined) return direct;
-    if (this.#webrtc) {
+    if (this.#webrtc && this.#directWaitMs === 0) {
+      // Relay first: a connection through a relay now, WebRTC dialed in the background (it signals over this one).
+      const relayed = (await this.#admittedRelayed(peerId)) ?? (await this.#dialThroughRelay(peerId, signal));
+      if (relayed !== undefined) return isRelayed(relayed) ? this.#relayedFor(peer, peerId, relayed) : relayed;
+    } else if (this.#webrtc) {
       // Two tabs that call each other at once dial each other at once: whichever connection is admitted first
       // serves both directions (the other dial then lags it by ~0.5 s, measured).
       const arrived = this.#nextDirect(peer);
       try {
         const attempt = Promise.race([this.#directAttempt(peer, peerId), arrived.promise]);
-        const first = await Promise.race([attempt, delay(HEDGE_MS, signal).then(() => "slow" as const)]);
+        const first = await Promise.race([attempt, delay(this.#directWaitMs, signal).then(() => "slow" as const)]);
         if (first !== "slow" && first !== undefined) return first;
         if (first === "slow") {
+          // The WebRTC dial opened a relayed connection for its signalling: the call takes that.
           const relayed = await this.#admittedRelayed(peerId);
           if (relayed !== undefined) return this.#relayedFor(peer, peerId, relayed);
           const late = await attempt;
@@ -135,6 +142,24 @@ export class PeerDialer {
   async #admittedRelayed(peerId: PeerId): Promise<Connection | undefined> {
     for (const connection of this.#open(peerId).filter(isRelayed)) {
       if (await this.#isAdmitted(connection, 1_000)) return connection;
+    }
+    return undefined;
+  }
+
+  /**
+   * A connection to a tab through a relay in one of its circuit addresses, admitted; undefined if none answers.
+   * (libp2p joins a dial already under way to the same peer: that one may be direct, and serves as well.)
+   */
+  async #dialThroughRelay(peerId: PeerId, signal: AbortSignal): Promise<Connection | undefined> {
+    const known = await this.#node.peerStore.get(peerId).catch(() => undefined);
+    for (const { multiaddr } of known?.addresses ?? []) {
+      if (!/\/p2p-circuit\/p2p\//.test(multiaddr.toString())) continue;
+      try {
+        const connection = await this.#node.dial(multiaddr, { signal: AbortSignal.any([signal, AbortSignal.timeout(WEBRTC_DIAL_MS)]) });
+        if (connection.remotePeer.equals(peerId) && (await this.#isAdmitted(connection, 3_000))) return connection;
+      } catch {
+        // the next relay
+      }
     }
     return undefined;
   }
