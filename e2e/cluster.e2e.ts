@@ -305,44 +305,83 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     }
   });
 
-  it("calls that went relayed move to direct WebRTC once it is up, losing and reordering nothing", async () => {
-    // `directWaitMs: 0`: first calls go over the relay at once, so the move happens every time.
-    const pair = [await openTab(browser, `${seed.url!}#directwait=0`), await openTab(browser, `${seed.url!}#directwait=0`)];
+  it("calls that went relayed move to direct WebRTC under load, losing and reordering nothing", async () => {
+    // A second system in each of two tabs: `directWaitMs: 0` sends first calls over the relay at once, and
+    // `targetPeers: 1` keeps membership from dialing the other tab directly beforehand, so the move happens every time.
+    type MoveGlobals = PageGlobals & { moveSystem: pul.ActorSystem };
+    const [callee, caller] = [tabs[0]!, tabs[1]!];
+    const start = (page: typeof callee.page) =>
+      page.evaluate(async (seeds) => {
+        const g = globalThis as unknown as MoveGlobals;
+        g.moveSystem = await g.pul.actorSystem({ seeds, webrtc: { directWaitMs: 0 }, membership: { targetPeers: 1 } });
+        return g.moveSystem.nodeId;
+      }, seed.wsAddrs);
+    const calleeId = await start(callee.page);
+    await start(caller.page);
     try {
-      await pair[1]!.page.evaluate(async () => {
-        const { system } = globalThis as unknown as PageGlobals;
+      await callee.page.evaluate(async () => {
+        const system = (globalThis as unknown as MoveGlobals).moveSystem;
         const Sequence = class Sequence {
           n = 0;
           next(): number {
             return ++this.n;
           }
         };
+        const Ticker = class Ticker {
+          *ticks(): Generator<number> {
+            for (let i = 0; ; i++) yield i;
+          }
+        };
         await system.spawn(new Sequence(), { name: "e2e/sequence" });
+        await system.spawn(new Ticker(), { name: "e2e/ticker" });
       });
-      const run = await pair[0]!.page.evaluate(async (node) => {
-        const { system } = globalThis as unknown as PageGlobals;
+      const run = await caller.page.evaluate(async (node) => {
+        const system = (globalThis as unknown as MoveGlobals).moveSystem;
         const sequence = (await system.resolve("e2e/sequence", { nodeId: node, timeout: 10_000 })).asAny();
+        const ticker = (await system.resolve("e2e/ticker", { nodeId: node, timeout: 10_000 })).asAny();
         const carrier = () => system.connections().find((c) => c.nodeId === node && c.carriesCalls);
-        // What carries the calls, sampled every few ms while they run: "relay", then "webrtc" after the move.
+        const direct = () => carrier()?.transport === "webrtc" && !carrier()?.relayed;
+        // What carries new calls, sampled every few ms: "relay", then "webrtc" after the move.
         const carriers: string[] = [];
         const sample = setInterval(() => {
           const c = carrier();
           const kind = c === undefined ? undefined : c.relayed ? "relay" : c.transport;
           if (kind !== undefined && carriers.at(-1) !== kind) carriers.push(kind);
         }, 2);
-        const burst = () => Promise.all(Array.from({ length: 20 }, () => sequence.next() as Promise<number>));
-        // Bursts of 20 calls in flight, until the calls run over a direct connection (a move waits for a gap).
+        // Always 16 calls in flight (the link never idles), and a stream with a credit window of 4 read alongside.
+        const results: number[] = [];
+        const inflight = new Set<Promise<void>>();
+        let sent = 0;
+        const send = () => {
+          const i = sent++;
+          const done: Promise<void> = (sequence.next() as Promise<number>).then((v) => {
+            results[i] = v;
+            inflight.delete(done);
+          });
+          inflight.add(done);
+        };
+        const ticks = (ticker.withOptions({ bufferSize: 4 }).ticks() as AsyncIterable<number>)[Symbol.asyncIterator]();
+        const items: number[] = [];
+        let itemsAtMove = -1;
         const t = performance.now();
-        const seen: number[] = [await sequence.next()];
-        while (!(carrier()?.transport === "webrtc" && !carrier()?.relayed) && performance.now() - t < 20_000) seen.push(...(await burst()));
-        seen.push(...(await burst()));
+        while (performance.now() - t < 20_000 && (itemsAtMove < 0 || items.length - itemsAtMove < 100)) {
+          while (inflight.size < 16) send();
+          await Promise.race(inflight);
+          items.push((await ticks.next()).value as number);
+          if (itemsAtMove < 0 && direct()) itemsAtMove = items.length;
+        }
+        await Promise.all(inflight);
+        await ticks.return?.();
         clearInterval(sample);
-        return { carriers, seen, ms: performance.now() - t };
-      }, pair[1]!.nodeId);
-      assert.deepEqual(run.carriers, ["relay", "webrtc"], `the calls ran over ${run.carriers.join(" → ")} (${run.ms} ms)`);
-      assert.deepEqual(run.seen, run.seen.map((_, i) => i + 1), "every call answered once, in the order sent");
+        return { carriers, results, sent, items, itemsAtMove, ms: performance.now() - t };
+      }, calleeId);
+      assert.deepEqual(run.carriers, ["relay", "webrtc"], `new calls ran over ${run.carriers.join(" → ")} (${run.ms} ms)`);
+      assert.equal(run.results.length, run.sent, "every call answered");
+      assert.deepEqual(run.results, run.results.map((_, i) => i + 1), "every call answered once, in the order sent");
+      assert.deepEqual(run.items, run.items.map((_, i) => i), "the stream's items all arrived, in order");
+      assert.ok(run.itemsAtMove > 0 && run.items.length >= run.itemsAtMove + 100, `the stream kept flowing across the move (${run.itemsAtMove} → ${run.items.length} items)`);
     } finally {
-      for (const tab of pair) await tab.page.context().close();
+      for (const tab of [caller, callee]) await tab.page.evaluate(() => (globalThis as unknown as MoveGlobals).moveSystem?.shutdown());
     }
   });
 });

@@ -2,13 +2,32 @@ import type { Connection, Stream } from "@libp2p/interface";
 import type { ActorRef } from "../actor/actor-ref.js";
 import { CallHandle, FailedCall } from "../actor/call-handle.js";
 import type { CallMode, CallOptions } from "../actor/call-types.js";
+import { SYSTEM_ACTOR_LOCAL_ID } from "../actor/system-actor.js";
 import { PulsingRuntimeError } from "../errors/errors.js";
 import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
+import { nextMacrotask } from "../util/macrotask.js";
 import { isRelayed } from "./connection-kind.js";
 import type { FrameWriter } from "./frame-writer.js";
 import { openFrameStream } from "./frame-stream.js";
 import type { MeshContext } from "./mesh-context.js";
 import { decodeFrame, encodeFrameBody, peekFrameHeader, RPC_PROTOCOL } from "./rpc-frames.js";
+
+/** One RPC stream of a link, and the calls whose frames went out on it (their control frames follow them). */
+interface Route {
+  readonly stream: Stream;
+  readonly writer: FrameWriter;
+  readonly connection: Connection;
+  readonly calls: Set<number>;
+}
+
+/** A frame waiting for a stream, and the call it starts (which then belongs to that stream's route). */
+interface Waiting {
+  bytes: Uint8Array;
+  call?: RemoteCall;
+}
+
+/** How long a move waits for the peer to confirm it read the old stream before it stays there instead. */
+const MOVE_BARRIER_MS = 5_000;
 
 /**
  * The calls this node makes to one peer: one long-lived RPC stream (opened on the first call, reopened after a
@@ -17,27 +36,28 @@ import { decodeFrame, encodeFrameBody, peekFrameHeader, RPC_PROTOCOL } from "./r
  * call fails at once with a `PulsingRuntimeError`; the next call dials again.
  *
  * A link that went over a relayed connection (to a browser tab, before a direct WebRTC one was up) moves to a
- * direct connection when offered one, at a moment when that cannot reorder anything: no call is waiting and the
- * peer has answered the last frame written, so it has read everything sent on the old stream.
+ * direct connection when offered one, also under load, without reordering: new frames wait while a barrier (a
+ * `ping` of the peer's system actor) goes out on the old stream; its answer means the peer has read everything
+ * before it, and the waiting frames go out on a stream over the direct connection. Calls already under way finish
+ * on the old stream (their credit and cancel frames follow them there), which closes after the last of them.
  */
 export class PeerLink {
   readonly peer: string;
   readonly #ctx: MeshContext;
-  #stream: Stream | undefined;
-  #writer: FrameWriter | undefined;
-  /** The connection `#stream` runs on. */
-  #connection: Connection | undefined;
-  /** A direct connection to move to from a relayed one, when it is safe. */
+  /** Where new frames go; undefined while a stream opens or a move is under way (frames wait in `#backlog`). */
+  #route: Route | undefined;
+  /** The route a move under way is leaving (its loss fails the link as the current route's would). */
+  #leaving: Route | undefined;
+  /** Routes left for a direct connection, open until their last call is done. */
+  readonly #retired = new Set<Route>();
+  /** A direct connection to move to from a relayed one, once the stream being opened is up. */
   #offered: Connection | undefined;
-  /** The stream being left for a direct one (aborted if the link closes meanwhile). */
-  #leaving: Stream | undefined;
-  /** The last call request written, and whether the peer has answered it (everything before it was read). */
-  #lastCallId = 0;
-  #lastCallAnswered = true;
   #opening: Promise<void> | undefined;
-  /** Frames written before the stream was open, in order. */
-  #backlog: Uint8Array[] = [];
+  /** Frames written while no stream was open, in order. */
+  #backlog: Waiting[] = [];
   readonly #pending = new Map<number, RemoteCall>();
+  /** Barrier pings of moves under way, by call id: settled true by any answer, false when the link closes. */
+  readonly #barriers = new Map<number, (answered: boolean) => void>();
   #nextId = 1;
   #closed = false;
 
@@ -46,9 +66,9 @@ export class PeerLink {
     this.peer = peer;
   }
 
-  /** The id of the connection this link's calls go over, while it has a stream. */
+  /** The id of the connection new calls on this link go over, while it has a stream. */
   get connectionId(): string | undefined {
-    return this.#stream !== undefined ? this.#connection?.id : undefined;
+    return this.#route?.connection.id;
   }
 
   get pendingCalls(): number {
@@ -71,8 +91,13 @@ export class PeerLink {
         return new FailedCall(mode, target, method, error);
       }
       const tell = new RemoteCall(this, 0, target, method, mode, options);
-      this.#lastCallAnswered = false;
-      this.#write(bytes, tell);
+      if (this.#route !== undefined) {
+        this.#route.writer.write(bytes);
+        tell.settleValue(undefined);
+      } else {
+        this.#tells.push(tell);
+        this.#wait({ bytes });
+      }
       return tell;
     }
     const id = this.#nextId++;
@@ -95,14 +120,13 @@ export class PeerLink {
       return call;
     }
     this.#pending.set(id, call);
-    this.#lastCallId = id;
-    this.#lastCallAnswered = false;
-    this.#write(bytes, undefined);
+    if (this.#route !== undefined) this.#send(this.#route, bytes, call);
+    else this.#wait({ bytes, call });
     return call;
   }
 
-  /** @internal */
-  sendControl(frame: Frame): void {
+  /** @internal A credit or cancel frame of `call`: it goes where the call went. */
+  sendControl(call: RemoteCall, frame: Frame): void {
     let bytes: Uint8Array;
     try {
       bytes = encodeFrameBody(frame, this.#ctx.maxFrameSize, "a control frame");
@@ -110,107 +134,159 @@ export class PeerLink {
       this.#ctx.report("could not send a control frame", error);
       return;
     }
-    if (this.#writer !== undefined) this.#writer.write(bytes);
-    // While the stream opens, control frames follow the call they are about; without a stream nothing of that
-    // call runs remotely any more, so they are moot.
-    else if (this.#opening !== undefined) this.#backlog.push(bytes);
+    if (call.route !== undefined) {
+      if (call.route.stream.status === "open") call.route.writer.write(bytes);
+    }
+    // Still waiting for a stream: the control frame follows its call. Without a stream nothing of the call runs
+    // remotely any more, so it is moot.
+    else if (this.#opening !== undefined) this.#backlog.push({ bytes });
   }
 
   /** @internal */
-  forget(id: number): void {
-    this.#pending.delete(id);
-    if (this.#offered !== undefined) this.#moveIfSafe();
+  forget(call: RemoteCall): void {
+    this.#pending.delete(call.id);
+    const route = call.route;
+    if (route === undefined) return;
+    route.calls.delete(call.id);
+    if (route.calls.size === 0 && this.#retired.has(route)) this.#closeRetired(route);
   }
 
   /** A direct connection to this link's peer is up and admitted: move to it if the link is on a relayed one. */
   offerDirect(connection: Connection): void {
     if (this.#closed || connection.remotePeer.toString() !== this.peer) return;
     this.#offered = connection;
-    this.#moveIfSafe();
+    this.#moveIfOffered();
   }
 
-  #moveIfSafe(): void {
+  #moveIfOffered(): void {
     const target = this.#offered;
-    const current = this.#connection;
-    if (target === undefined || this.#writer === undefined || this.#stream === undefined || current === undefined) return;
-    if (!isRelayed(current) || target.status !== "open") {
-      this.#offered = undefined;
-      return;
-    }
-    if (this.#pending.size > 0 || !this.#lastCallAnswered || this.#opening !== undefined) return;
+    const from = this.#route;
+    if (target === undefined || from === undefined || this.#opening !== undefined) return;
     this.#offered = undefined;
-    const oldStream = this.#stream;
-    const oldWriter = this.#writer;
+    if (!isRelayed(from.connection) || target.status !== "open") return;
     // Frames written from now on wait in the backlog, in order, for the new stream.
-    this.#stream = undefined;
-    this.#writer = undefined;
-    this.#leaving = oldStream;
-    this.#opening = this.#move(target, oldStream, oldWriter).finally(() => {
+    this.#route = undefined;
+    this.#leaving = from;
+    this.#opening = this.#move(target, from).finally(() => {
       this.#opening = undefined;
       this.#leaving = undefined;
     });
   }
 
-  async #move(target: Connection, oldStream: Stream, oldWriter: FrameWriter): Promise<void> {
-    let stream: Stream;
-    try {
-      stream = await target.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
-    } catch {
-      // Stay where we were; if that is gone too, dial again.
-      if (!this.#closed && oldStream.status === "open") this.#use(oldStream, oldWriter);
-      else if (!this.#closed) await this.#open();
-      return;
+  async #move(target: Connection, from: Route): Promise<void> {
+    const read = await this.#barrier(from);
+    let stream: Stream | undefined;
+    if (read && !this.#closed) {
+      try {
+        stream = await target.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
+      } catch {
+        stream = undefined;
+      }
     }
     if (this.#closed) {
-      stream.abort(new PulsingRuntimeError("shutting down"));
+      stream?.abort(new PulsingRuntimeError("shutting down"));
       return;
     }
-    this.#connection = target;
-    this.#attach(stream);
-    await oldStream.close({ signal: AbortSignal.timeout(2_000) }).catch(() => {
-      if (oldStream.status === "open") oldStream.abort(new PulsingRuntimeError("moved to a direct connection"));
+    if (stream === undefined) {
+      // Stay where we were (the waiting frames go there, still in order); if that is gone too, dial again.
+      if (from.stream.status === "open") this.#use(from);
+      else if (this.#backlog.length > 0) await this.#open();
+      return;
+    }
+    this.#retire(from);
+    this.#attach(stream, target);
+  }
+
+  /** Pings the peer's system actor on `route`: true once answered (the peer has read all written before it). */
+  #barrier(route: Route): Promise<boolean> {
+    const id = this.#nextId++;
+    const frame: Frame = { kind: FrameKind.Call, id, to: SYSTEM_ACTOR_LOCAL_ID, method: "ping", args: [], mode: "ask", timeout: 0, credit: 0 };
+    return new Promise((resolve) => {
+      const done = (answered: boolean): void => {
+        clearTimeout(timer);
+        this.#barriers.delete(id);
+        resolve(answered);
+      };
+      const timer = setTimeout(() => done(false), MOVE_BARRIER_MS);
+      this.#barriers.set(id, done);
+      try {
+        route.writer.write(encodeFrameBody(frame, this.#ctx.maxFrameSize, "a barrier"));
+      } catch {
+        done(false);
+      }
     });
   }
 
-  /** Fails every waiting call and drops the stream; a later call reopens it unless `final`. */
+  #retire(route: Route): void {
+    if (route.calls.size === 0) this.#closeRetired(route);
+    else this.#retired.add(route);
+  }
+
+  #closeRetired(route: Route): void {
+    this.#retired.delete(route);
+    // After the writer's next flush: a last cancel or credit frame may still be queued.
+    nextMacrotask(() => {
+      route.writer.close();
+      void route.stream.close({ signal: AbortSignal.timeout(2_000) }).catch(() => {
+        if (route.stream.status === "open") route.stream.abort(new PulsingRuntimeError("moved to a direct connection"));
+      });
+    });
+  }
+
+  /** Fails every waiting call and drops the streams; a later call reopens one unless `final`. */
   close(error: PulsingRuntimeError, final = false): void {
     if (final) this.#closed = true;
-    const stream = this.#stream;
-    this.#stream = undefined;
-    this.#connection = undefined;
+    const routes = [this.#route, this.#leaving, ...this.#retired].filter((r): r is Route => r !== undefined);
+    this.#route = undefined;
+    this.#leaving = undefined;
+    this.#retired.clear();
     this.#offered = undefined;
-    this.#writer?.close();
-    this.#writer = undefined;
     this.#backlog = [];
-    this.#leaving?.abort(error);
+    for (const settle of [...this.#barriers.values()]) settle(false);
     const calls = [...this.#pending.values()];
     this.#pending.clear();
     for (const call of calls) call.settleError(error);
-    if (stream !== undefined && stream.status === "open") stream.abort(error);
+    for (const tell of this.#tells) tell.settleError(error);
+    this.#tells = [];
+    for (const route of routes) {
+      route.writer.close();
+      if (route.stream.status === "open") route.stream.abort(error);
+    }
   }
 
   /** Tells the peer this node is going away, then closes the stream gently. */
   async goAway(reason: string): Promise<void> {
-    const stream = this.#stream;
-    if (this.#writer !== undefined) this.sendControl({ kind: FrameKind.GoAway, reason });
+    const route = this.#route;
+    this.#route = undefined; // so that close() leaves it: it closes gently below
+    if (route !== undefined) {
+      try {
+        route.writer.write(encodeFrameBody({ kind: FrameKind.GoAway, reason }, this.#ctx.maxFrameSize, "a control frame"));
+      } catch (error) {
+        this.#ctx.report("could not send a control frame", error);
+      }
+    }
     this.close(new PulsingRuntimeError(`this node is shutting down (${reason})`), true);
-    await stream?.close({ signal: AbortSignal.timeout(500) }).catch(() => {});
+    if (route === undefined) return;
+    await new Promise<void>((resolve) => nextMacrotask(resolve)); // the writer flushes the GoAway frame
+    route.writer.close();
+    await route.stream.close({ signal: AbortSignal.timeout(500) }).catch(() => {});
   }
 
   // --- stream ------------------------------------------------------------------------------------------------
 
-  #write(bytes: Uint8Array, tell: RemoteCall | undefined): void {
-    if (this.#writer !== undefined) {
-      this.#writer.write(bytes);
-      tell?.settleValue(undefined);
-      return;
-    }
-    this.#backlog.push(bytes);
-    if (tell !== undefined) this.#tells.push(tell);
+  #send(route: Route, bytes: Uint8Array, call: RemoteCall): void {
+    call.route = route;
+    route.calls.add(call.id);
+    route.writer.write(bytes);
+  }
+
+  /** Queues a frame until a stream is open, opening one if none is on its way. */
+  #wait(waiting: Waiting): void {
+    this.#backlog.push(waiting);
     this.#opening ??= this.#open().finally(() => {
       this.#opening = undefined;
       // A direct connection may have come up while a relayed one was dialed.
-      if (this.#offered !== undefined) this.#moveIfSafe();
+      this.#moveIfOffered();
     });
   }
 
@@ -219,18 +295,16 @@ export class PeerLink {
 
   async #open(): Promise<void> {
     let stream: Stream;
+    let connection: Connection;
     try {
-      const connection = await this.#ctx.dial(this.peer, AbortSignal.timeout(10_000));
+      connection = await this.#ctx.dial(this.peer, AbortSignal.timeout(10_000));
       if (connection.remotePeer.toString() !== this.peer) {
         throw new PulsingRuntimeError(`dialing it reached node ${connection.remotePeer.toString()} instead`);
       }
       stream = await connection.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000), runOnLimitedConnection: true });
-      this.#connection = connection;
     } catch (error) {
       const reason = error instanceof PulsingRuntimeError ? error.message : describe(error);
       const failure = new PulsingRuntimeError(`cannot reach node ${this.peer}: ${reason}`, error);
-      for (const tell of this.#tells) tell.settleError(failure);
-      this.#tells = [];
       this.close(failure);
       return;
     }
@@ -238,34 +312,46 @@ export class PeerLink {
       stream.abort(new PulsingRuntimeError("shutting down"));
       return;
     }
-    this.#attach(stream);
+    this.#attach(stream, connection);
   }
 
-  #attach(stream: Stream): void {
+  #attach(stream: Stream, connection: Connection): void {
+    let route: Route | undefined; // the end handler needs the route, which needs the writer
     const writer = openFrameStream(
       stream,
       this.#ctx.maxFrameSize,
       this.peer,
       { frame: (bytes) => this.#onFrame(bytes), oversized: (length, head) => this.#onOversized(length, head) },
-      (cause) => this.#lost(stream, cause),
+      (cause) => {
+        if (route !== undefined) this.#lost(route, cause);
+      },
     );
-    this.#use(stream, writer);
+    route = { stream, writer, connection, calls: new Set() };
+    this.#use(route);
   }
 
-  /** Makes `stream` the link's stream and sends what waited for it. */
-  #use(stream: Stream, writer: FrameWriter): void {
-    this.#stream = stream;
-    this.#writer = writer;
+  /** Makes `route` where new frames go and sends what waited for a stream. */
+  #use(route: Route): void {
+    this.#route = route;
     const backlog = this.#backlog;
     this.#backlog = [];
-    for (const bytes of backlog) writer.write(bytes);
+    for (const { bytes, call } of backlog) {
+      if (call !== undefined) this.#send(route, bytes, call);
+      else route.writer.write(bytes);
+    }
     for (const tell of this.#tells) tell.settleValue(undefined);
     this.#tells = [];
   }
 
-  #lost(stream: Stream, cause: unknown): void {
-    if (this.#stream !== stream) return;
-    this.close(new PulsingRuntimeError(`connection to node ${this.peer} lost${cause ? `: ${describe(cause)}` : ""}`, cause));
+  #lost(route: Route, cause: unknown): void {
+    const error = new PulsingRuntimeError(`connection to node ${this.peer} lost${cause ? `: ${describe(cause)}` : ""}`, cause);
+    if (this.#retired.delete(route)) {
+      // A stream left for a direct one: only the calls still finishing on it fail.
+      for (const id of route.calls) this.#pending.get(id)?.settleError(error);
+      return;
+    }
+    if (this.#route !== route && this.#leaving !== route) return;
+    this.close(error);
   }
 
   #onFrame(bytes: Uint8Array): void {
@@ -279,7 +365,10 @@ export class PeerLink {
       else this.#ctx.report(`dropped a malformed frame from node ${this.peer}`, error);
       return;
     }
-    if ("id" in frame && frame.id === this.#lastCallId) this.#lastCallAnswered = true;
+    if ("id" in frame && this.#barriers.has(frame.id)) {
+      this.#barriers.get(frame.id)!(true);
+      return;
+    }
     switch (frame.kind) {
       case FrameKind.Reply:
         this.#pending.get(frame.id)?.settleValue(frame.value);
@@ -321,6 +410,8 @@ export class PeerLink {
 class RemoteCall extends CallHandle {
   readonly #link: PeerLink;
   readonly id: number;
+  /** The stream this call's frame went out on (undefined while it waits for one). */
+  route: Route | undefined;
 
   constructor(link: PeerLink, id: number, target: ActorRef, method: string | undefined, mode: CallMode, options: CallOptions | undefined) {
     super(mode, target, method, options);
@@ -329,15 +420,15 @@ class RemoteCall extends CallHandle {
   }
 
   protected sendCredit(n: number): void {
-    this.#link.sendControl({ kind: FrameKind.Credit, id: this.id, n });
+    this.#link.sendControl(this, { kind: FrameKind.Credit, id: this.id, n });
   }
 
   protected sendCancel(): void {
-    if (this.id !== 0) this.#link.sendControl({ kind: FrameKind.Cancel, id: this.id });
+    if (this.id !== 0) this.#link.sendControl(this, { kind: FrameKind.Cancel, id: this.id });
   }
 
   protected override onDone(): void {
-    if (this.id !== 0) this.#link.forget(this.id);
+    if (this.id !== 0) this.#link.forget(this);
   }
 }
 
