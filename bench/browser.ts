@@ -7,6 +7,7 @@
 import { fileURLToPath } from "node:url";
 import type * as pul from "pulsing";
 import { startSeed } from "../src/node/index.js";
+import type { Browser } from "playwright-core";
 import { launchChromium, openTab, type Tab } from "../e2e/harness.js";
 import { fmtMs, fmtRate, table } from "./harness.js";
 
@@ -96,6 +97,30 @@ async function spawnEcho(tab: Tab, source: string, name: string): Promise<void> 
   );
 }
 
+let setupPairs = 0;
+
+/** Connection set-up between fresh tabs: each round opens two, and each calls the other at the same moment. */
+async function setupRounds(browser: Browser, url: string, echoClass: string, setting: string): Promise<void> {
+  const setups: SetupResult[] = [];
+  for (let round = 0; round < SETUP_ROUNDS; round++) {
+    const pair = [await openTab(browser, url), await openTab(browser, url)] as const;
+    const tag = ++setupPairs; // actor names stay unique across calls
+    await Promise.all(pair.map((tab, i) => spawnEcho(tab, echoClass, `bench/setup${tag}-${i}`)));
+    setups.push(...(await Promise.all([measureSetup(pair[0], pair[1], `bench/setup${tag}-1`), measureSetup(pair[1], pair[0], `bench/setup${tag}-0`)])));
+    for (const tab of pair) await tab.page.context().close();
+  }
+  const firsts = setups.map((r) => r.firstCallMs).sort((x, y) => x - y);
+  const directs = setups.filter((r) => r.directAfterMs >= 0).map((r) => r.directAfterMs).sort((x, y) => x - y);
+  table(`tab ↔ tab set-up, ${setting} (${SETUP_ROUNDS} pairs of fresh tabs calling each other at once; ${setups.length} links)`, [
+    ["first call", `median ${fmtMs(firsts[firsts.length >> 1]!)}, max ${fmtMs(firsts.at(-1)!)}`, "a call waits ≤ 1 s for WebRTC, then goes relayed"],
+    [
+      "calls on direct WebRTC after",
+      directs.length > 0 ? `median ${fmtMs(directs[directs.length >> 1]!)}, max ${fmtMs(directs.at(-1)!)}` : "never",
+      `${directs.length} of ${setups.length} links direct within 15 s`,
+    ],
+  ]);
+}
+
 export async function benchBrowser(): Promise<void> {
   const seed = await startSeed({ addr: "127.0.0.1:0", dashboard: { root: DASHBOARD, port: 0, host: "127.0.0.1" } });
   const browser = await launchChromium();
@@ -109,6 +134,7 @@ export async function benchBrowser(): Promise<void> {
       })(),
       { name: "bench/echo" },
     );
+    await setupRounds(browser, seed.url!, echoClass, "no other tab open");
     const a = await openTab(browser, seed.url!);
     const b = await openTab(browser, seed.url!);
     const relayedTab = await openTab(browser, `${seed.url!}#webrtc=off`);
@@ -131,24 +157,7 @@ export async function benchBrowser(): Promise<void> {
         `relayed / direct: ${(relayed.median / direct.median).toFixed(2)}× RTT`,
     );
 
-    // Connection set-up between fresh tabs: each round opens two, and each calls the other at the same moment.
-    const setups: SetupResult[] = [];
-    for (let round = 0; round < SETUP_ROUNDS; round++) {
-      const pair = [await openTab(browser, seed.url!), await openTab(browser, seed.url!)] as const;
-      await Promise.all(pair.map((tab, i) => spawnEcho(tab, echoClass, `bench/setup${round}-${i}`)));
-      setups.push(...(await Promise.all([measureSetup(pair[0], pair[1], `bench/setup${round}-1`), measureSetup(pair[1], pair[0], `bench/setup${round}-0`)])));
-      for (const tab of pair) await tab.page.context().close();
-    }
-    const firsts = setups.map((r) => r.firstCallMs).sort((x, y) => x - y);
-    const directs = setups.filter((r) => r.directAfterMs >= 0).map((r) => r.directAfterMs).sort((x, y) => x - y);
-    table(`tab ↔ tab set-up (${SETUP_ROUNDS} pairs of fresh tabs calling each other at once; ${setups.length} links)`, [
-      ["first call", `median ${fmtMs(firsts[firsts.length >> 1]!)}, max ${fmtMs(firsts.at(-1)!)}`, "a call waits ≤ 1 s for WebRTC, then goes relayed"],
-      [
-        "calls on direct WebRTC after",
-        directs.length > 0 ? `median ${fmtMs(directs[directs.length >> 1]!)}, max ${fmtMs(directs.at(-1)!)}` : "never",
-        `${directs.length} of ${setups.length} links direct within 15 s`,
-      ],
-    ]);
+    await setupRounds(browser, seed.url!, echoClass, "with 3 busy tabs open");
   } finally {
     await browser.close();
     await seed.stop();
