@@ -165,7 +165,7 @@ export class Mesh {
       },
     });
     const mesh = (started = new Mesh(node, gate, ctx, blocked, plan.targetPeers));
-    mesh.#listensThroughRelay = plan.listen.includes("/p2p-circuit");
+    mesh.#relayedListen = plan.listen.filter((ma) => ma === "/p2p-circuit" || ma === "/webrtc");
     await node.handle(RPC_PROTOCOL, (stream, connection) => mesh.#accept(stream, connection), {
       maxInboundStreams: 4,
       runOnLimitedConnection: true,
@@ -182,7 +182,8 @@ export class Mesh {
   }
 
   #seedAddrs: Multiaddr[] = [];
-  #listensThroughRelay = false;
+  /** What this node listens on through a relay reservation (a tab: `/p2p-circuit`, and `/webrtc` signalled over it). */
+  #relayedListen: string[] = [];
 
   /**
    * Dials the seeds (see `#join`). Separate from `start()` so that the cluster subscribes to its topics first:
@@ -361,14 +362,21 @@ export class Mesh {
     if (first instanceof AdmissionError) throw first;
     if (first === "unreachable" || first === "timeout") {
       this.#ctx.report(`no seed reachable yet (${seeds.map(String).join(", ")}); retrying in the background`);
-    } else if (this.#listensThroughRelay && !(await this.#relayAddress(RELAY_ADDR_WAIT_MS))) {
+    } else if (this.#relayedListen.length > 0 && !(await this.#relayAddresses(RELAY_ADDR_WAIT_MS))) {
       this.#ctx.report(`no relay reservation on a seed within ${RELAY_ADDR_WAIT_MS} ms: other nodes cannot call this one until it has one`);
     }
   }
 
-  /** Whether this node has (or gets within `ms`) a `/p2p-circuit` address: a relay reservation others can dial. */
-  #relayAddress(ms: number): Promise<boolean> {
-    const has = (): boolean => this.node.getMultiaddrs().some((ma) => ma.toString().includes("/p2p-circuit"));
+  /**
+   * Whether this node has (or gets within `ms`) an address through a relay for each of `#relayedListen`: a relay
+   * reservation others can dial, and its WebRTC address (announced a moment after the reservation).
+   */
+  #relayAddresses(ms: number): Promise<boolean> {
+    const pattern: Record<string, RegExp> = { "/p2p-circuit": /\/p2p-circuit\/p2p\//, "/webrtc": /\/p2p-circuit\/webrtc\// };
+    const has = (): boolean => {
+      const addrs = this.node.getMultiaddrs().map(String);
+      return this.#relayedListen.every((listen) => addrs.some((a) => pattern[listen]!.test(a)));
+    };
     if (has()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (): void => {
