@@ -78,7 +78,8 @@ async function joinElsewhere(options: pul.ActorSystemOptions, exit: boolean, exi
           resolve(out.slice(0, newline));
         }
       });
-      child.once("exit", (code) => (clearTimeout(timer), reject(new Error(`the joining process exited with ${code}: ${out}`))));
+      // "close", not "exit": a process that printed and exited at once may be seen to exit before its output is read.
+      child.once("close", (code) => (clearTimeout(timer), reject(new Error(`the joining process exited with ${code}: ${out}`))));
     });
     const outcome = JSON.parse(line) as JoinOutcome;
     const printedAt = Date.now();

@@ -48,10 +48,11 @@ export function spawnLineProcess(command: string, args: string[], cwd: string, n
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name} did not answer within ${ms} ms`)), ms);
       const onExit = (code: number | null): void => reject(new Error(`${name} exited (${code})`));
-      child.once("exit", onExit);
+      // "close" (stdout read to the end), not "exit": a line printed just before exiting still counts.
+      child.once("close", onExit);
       waiters.push((line) => {
         clearTimeout(timer);
-        child.off("exit", onExit);
+        child.off("close", onExit);
         resolve(line);
       });
     });
