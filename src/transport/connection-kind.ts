@@ -12,6 +12,11 @@ export function transportOf(connection: Connection): ConnectionTransport {
   return "other";
 }
 
+/** A tab's address through a relay reservation: `…/p2p-circuit/p2p/<tab>`. */
+export const RELAYED_ADDR = /\/p2p-circuit\/p2p\//;
+/** A tab's WebRTC address, signalled through a relay: `…/p2p-circuit/webrtc/p2p/<tab>`. */
+export const RELAYED_WEBRTC_ADDR = /\/p2p-circuit\/webrtc\//;
+
 /** Whether a connection goes through a relay (limited, slower) rather than directly. */
 export function isRelayed(connection: Connection): boolean {
   // A WebRTC address names the relay it was signalled through, but the connection itself is direct.

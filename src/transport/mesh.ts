@@ -16,7 +16,7 @@ import type { RefDecodeContext } from "../actor/ref-codec.js";
 import { PulsingRuntimeError } from "../errors/errors.js";
 import { seedAddr } from "./addresses.js";
 import { AdmissionError, AdmissionGate } from "./admission.js";
-import { isRelayed, transportOf, type ConnectionTransport } from "./connection-kind.js";
+import { isRelayed, RELAYED_ADDR, RELAYED_WEBRTC_ADDR, transportOf, type ConnectionTransport } from "./connection-kind.js";
 import { InboundSession } from "./inbound-session.js";
 import { PeerDialer } from "./peer-dialer.js";
 import type { MeshContext } from "./mesh-context.js";
@@ -372,7 +372,7 @@ export class Mesh {
    * reservation others can dial, and its WebRTC address (announced a moment after the reservation).
    */
   #relayAddresses(ms: number): Promise<boolean> {
-    const pattern: Record<string, RegExp> = { "/p2p-circuit": /\/p2p-circuit\/p2p\//, "/webrtc": /\/p2p-circuit\/webrtc\// };
+    const pattern: Record<string, RegExp> = { "/p2p-circuit": RELAYED_ADDR, "/webrtc": RELAYED_WEBRTC_ADDR };
     const has = (): boolean => {
       const addrs = this.node.getMultiaddrs().map(String);
       return this.#relayedListen.every((listen) => addrs.some((a) => pattern[listen]!.test(a)));

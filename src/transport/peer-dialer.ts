@@ -1,6 +1,7 @@
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
-import { isRelayed } from "./connection-kind.js";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import { isRelayed, RELAYED_ADDR, RELAYED_WEBRTC_ADDR } from "./connection-kind.js";
 
 /** How long a call waits for a direct WebRTC connection before it goes over the relayed one instead (default). */
 const DIRECT_WAIT_MS = 1_000;
@@ -151,9 +152,7 @@ export class PeerDialer {
    * (libp2p joins a dial already under way to the same peer: that one may be direct, and serves as well.)
    */
   async #dialThroughRelay(peerId: PeerId, signal: AbortSignal): Promise<Connection | undefined> {
-    const known = await this.#node.peerStore.get(peerId).catch(() => undefined);
-    for (const { multiaddr } of known?.addresses ?? []) {
-      if (!/\/p2p-circuit\/p2p\//.test(multiaddr.toString())) continue;
+    for (const multiaddr of await this.#knownAddrs(peerId, RELAYED_ADDR)) {
       try {
         const connection = await this.#node.dial(multiaddr, { signal: AbortSignal.any([signal, AbortSignal.timeout(WEBRTC_DIAL_MS)]) });
         if (connection.remotePeer.equals(peerId) && (await this.#isAdmitted(connection, 3_000))) return connection;
@@ -162,6 +161,12 @@ export class PeerDialer {
       }
     }
     return undefined;
+  }
+
+  /** The addresses the peer store knows for `peerId` that match `shape`. */
+  async #knownAddrs(peerId: PeerId, shape: RegExp): Promise<Multiaddr[]> {
+    const known = await this.#node.peerStore.get(peerId).catch(() => undefined);
+    return (known?.addresses ?? []).map((a) => a.multiaddr).filter((ma) => shape.test(ma.toString()));
   }
 
   #isAdmitted(connection: Connection, ms: number): Promise<boolean> {
@@ -182,10 +187,7 @@ export class PeerDialer {
 
   /** An admitted direct connection to a tab, or undefined when it has no WebRTC address or none answers. */
   async #dialWebRTC(peer: string, peerId: PeerId): Promise<Connection | undefined> {
-    const known = await this.#node.peerStore.get(peerId).catch(() => undefined);
-    const addrs = (known?.addresses ?? [])
-      .map((a) => a.multiaddr)
-      .filter((ma) => /\/webrtc(\/|$)/.test(ma.toString()) && !ma.toString().includes("/webrtc-direct"));
+    const addrs = await this.#knownAddrs(peerId, RELAYED_WEBRTC_ADDR);
     for (let round = 0; round < WEBRTC_ROUNDS; round++) {
       for (const addr of addrs) {
         if (this.#node.status !== "started") return undefined;

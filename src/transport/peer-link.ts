@@ -365,9 +365,10 @@ export class PeerLink {
       else this.#ctx.report(`dropped a malformed frame from node ${this.peer}`, error);
       return;
     }
-    if ("id" in frame && this.#barriers.has(frame.id)) {
-      this.#barriers.get(frame.id)!(true);
-      return;
+    // Moves are rare: the per-frame path looks for a barrier's answer only while one is out.
+    if (this.#barriers.size > 0 && "id" in frame) {
+      const barrier = this.#barriers.get(frame.id);
+      if (barrier !== undefined) return barrier(true);
     }
     switch (frame.kind) {
       case FrameKind.Reply:
