@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "./errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "./errors/errors.js";
 import type { ActorId } from "./actor/actor-id.js";
 import { ActorRef } from "./actor/actor-ref.js";
 import { proxyRef } from "./actor/proxy.js";
@@ -52,15 +52,16 @@ export function isInitialized(): boolean {
 /** The global system; a `PulsingRuntimeError` before `init()`. */
 export function getSystem(): ActorSystem {
   if (globalSystem === undefined) {
-    throw new PulsingRuntimeError("the actor system is not initialized: call 'await pul.init()' first");
+    throw new PulsingRuntimeError(ErrorCode.NOT_INITIALIZED, "the actor system is not initialized: call 'await pul.init()' first");
   }
   return globalSystem;
 }
 
 /** Constructor arguments are required in the options exactly when the constructor requires them. */
-export type SpawnArgs<C extends ActorClass> = [] extends ConstructorParameters<C>
-  ? [options?: SpawnOptions<ConstructorParameters<C>>]
-  : [options: SpawnOptions<ConstructorParameters<C>> & { args: ConstructorParameters<C> }];
+export type SpawnArgs<C extends ActorClass> =
+  [] extends ConstructorParameters<C>
+    ? [options?: SpawnOptions<ConstructorParameters<C>>]
+    : [options: SpawnOptions<ConstructorParameters<C>> & { args: ConstructorParameters<C> }];
 
 /** Spawns an actor of class `Cls` on the global system and returns a typed proxy. */
 export async function spawn<C extends ActorClass>(cls: C, ...options: SpawnArgs<C>): Promise<ActorProxy<InstanceType<C>>> {
@@ -74,7 +75,10 @@ export async function spawnOn<C extends ActorClass>(
   options: SpawnOptions | undefined,
 ): Promise<ActorProxy<InstanceType<C>>> {
   if (typeof cls !== "function") {
-    throw new PulsingRuntimeError(`spawn(): expected an actor class, got ${cls === null ? "null" : typeof cls}`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_ARGUMENT,
+      `spawn(): expected an actor class, got ${cls === null ? "null" : typeof cls}`,
+    );
   }
   const ref = await system.spawn(cls, options);
   return ref.asType(cls) as ActorProxy<InstanceType<C>>;
@@ -86,10 +90,7 @@ export interface ResolveProxyOptions<T = any> extends ResolveOptions {
 }
 
 /** Finds a named actor anywhere in the cluster and returns a proxy (typed with `cls`). */
-export async function resolve<T = any>(
-  name: string,
-  options: ResolveProxyOptions<T> = {},
-): Promise<ActorProxy<T>> {
+export async function resolve<T = any>(name: string, options: ResolveProxyOptions<T> = {}): Promise<ActorProxy<T>> {
   checkOptionKeys("resolve()", options, ["cls", "timeout", "nodeId"]);
   const { cls, ...rest } = options;
   const ref = await getSystem().resolve(name, rest);
@@ -114,9 +115,13 @@ export async function unmount(name: string): Promise<void> {
 /** `ref.ask(msg, { timeout })`: rejects with `PulsingTimeoutError` after `timeoutMs`. Accepts a ref or a proxy. */
 export async function askWithTimeout<R = unknown>(target: ActorRef | ActorProxy<any>, msg: unknown, timeoutMs: number): Promise<R> {
   const ref = target instanceof ActorRef ? target : proxyRef(target);
-  if (ref === undefined) throw new PulsingRuntimeError("askWithTimeout(): expected an ActorRef or an actor proxy");
+  if (ref === undefined)
+    throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "askWithTimeout(): expected an ActorRef or an actor proxy");
   if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
-    throw new PulsingRuntimeError(`askWithTimeout(): timeout must be a non-negative number of ms, got ${String(timeoutMs)}`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      `askWithTimeout(): timeout must be a non-negative number of ms, got ${String(timeoutMs)}`,
+    );
   }
   return ref.ask<R>(msg, { timeout: timeoutMs });
 }
@@ -127,4 +132,3 @@ export async function getSystemActor(system?: ActorSystem, nodeId?: string): Pro
   const ref = await sys.refer(`${nodeId ?? sys.nodeId}:${SYSTEM_ACTOR_LOCAL_ID}`);
   return ref.asType(SystemActor);
 }
-

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "./errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "./errors/errors.js";
 import { resolve, spawn, type SpawnArgs } from "./global.js";
 import { checkOptionKeys, optionalInteger, optionalString } from "./util/options.js";
 import { registerClass, type RemoteOptions } from "./actor/class-registry.js";
@@ -31,16 +31,23 @@ export function remote(target: unknown, context?: unknown): unknown {
     const options = checkRemoteOptions(target as RemoteOptions);
     return (cls: ActorClass, ctx?: ClassDecoratorContext) => makeRemote(cls, options, ctx);
   }
-  throw new PulsingRuntimeError(`@remote expects a class or an options object, got ${target === null ? "null" : typeof target}`);
+  throw new PulsingRuntimeError(
+    ErrorCode.INVALID_ARGUMENT,
+    `@remote expects a class or an options object, got ${target === null ? "null" : typeof target}`,
+  );
 }
 
 function makeRemote<C extends ActorClass>(cls: C, options: RemoteOptions, context: unknown): RemoteClass<C> {
-  if (typeof cls !== "function") throw new PulsingRuntimeError(`@remote expects a class, got ${typeof cls}`);
+  if (typeof cls !== "function") throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `@remote expects a class, got ${typeof cls}`);
   if (context !== undefined && (context as { kind?: unknown }).kind !== "class") {
-    throw new PulsingRuntimeError("@remote decorates classes only");
+    throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "@remote decorates classes only");
   }
   const name = options.name ?? (typeof (context as { name?: unknown })?.name === "string" ? (context as { name: string }).name : cls.name);
-  if (!name) throw new PulsingRuntimeError("@remote: an anonymous class needs a name: remote({ name: '…' })(class { … })");
+  if (!name)
+    throw new PulsingRuntimeError(
+      ErrorCode.CLASS_NOT_REGISTERED,
+      "@remote: an anonymous class needs a name: remote({ name: '…' })(class { … })",
+    );
   registerClass(cls, name, options);
   defineStatic(cls, "spawn", function spawnStatic(this: C, ...args: SpawnArgs<C>) {
     return spawn(cls, ...args);

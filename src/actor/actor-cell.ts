@@ -1,5 +1,6 @@
 import {
   PulsingActorError,
+  ErrorCode,
   PulsingRuntimeError,
   PulsingSystemError,
   PulsingTimeoutError,
@@ -199,12 +200,7 @@ export class ActorCell implements ContextOwner {
   #drain(): void {
     this.#scheduled = false;
     const queue = this.#queue;
-    while (
-      queue.length > 0 &&
-      this.#inflight < this.#concurrency &&
-      this.#status === "running" &&
-      this.#stopAfter === undefined
-    ) {
+    while (queue.length > 0 && this.#inflight < this.#concurrency && this.#status === "running" && this.#stopAfter === undefined) {
       const call = queue.shift()!;
       if (call.cancelled) continue;
       if (call.deadline !== 0 && call.deadline < Date.now()) {
@@ -230,7 +226,9 @@ export class ActorCell implements ContextOwner {
     if (method === undefined || method === "receive") {
       fn = typeof instance.receive === "function" ? (instance.receive as (...args: unknown[]) => unknown) : null;
       if (fn === null) {
-        call.respondError(new PulsingRuntimeError(`actor '${this.label}' has no receive(msg, ctx) method to take messages`));
+        call.respondError(
+          new PulsingRuntimeError(ErrorCode.METHOD_NOT_FOUND, `actor '${this.label}' has no receive(msg, ctx) method to take messages`),
+        );
         return;
       }
       args = [args[0], (call.context ??= this.contextFor(call))];
@@ -250,9 +248,7 @@ export class ActorCell implements ContextOwner {
     let result: unknown;
     call.running = true;
     try {
-      result = isAsyncFunction(fn)
-        ? contextStore.runTracked(call, fn, instance, args)
-        : contextStore.run(call, fn, instance, args);
+      result = isAsyncFunction(fn) ? contextStore.runTracked(call, fn, instance, args) : contextStore.run(call, fn, instance, args);
     } catch (error) {
       call.running = false;
       this.#fail(call, error);
@@ -287,7 +283,10 @@ export class ActorCell implements ContextOwner {
         this.#openStream(call, source.iterator, source.kind, source.msgType);
       } else if (call.mode === "stream") {
         call.respondError(
-          new PulsingRuntimeError(`${this.label}.${call.method ?? "receive"} did not return a stream (an iterable or async iterable)`),
+          new PulsingRuntimeError(
+            ErrorCode.NOT_A_STREAM,
+            `${this.label}.${call.method ?? "receive"} did not return a stream (an iterable or async iterable)`,
+          ),
         );
       } else {
         call.respond(value);
@@ -299,17 +298,22 @@ export class ActorCell implements ContextOwner {
   #openStream(call: InboundCall, iterator: AsyncIterator<unknown> | Iterator<unknown>, kind: StreamKind, msgType: string): void {
     this.#inflight++;
     call.running = true;
-    const pump = new StreamPump(iterator, call.initialCredit, (outcome: PumpOutcome, error?: unknown) => {
-      this.#inflight--;
-      call.running = false;
-      if (outcome === "failed") {
-        this.#failures++;
-        sink.fail(toActorError(error, this.label));
-        if (error instanceof PulsingSystemError) this.#failure(error);
-      }
-      this.#afterCall(call);
-      this.#drainSoon();
-    }, stepperFor(call, iterator));
+    const pump = new StreamPump(
+      iterator,
+      call.initialCredit,
+      (outcome: PumpOutcome, error?: unknown) => {
+        this.#inflight--;
+        call.running = false;
+        if (outcome === "failed") {
+          this.#failures++;
+          sink.fail(toActorError(error, this.label));
+          if (error instanceof PulsingSystemError) this.#failure(error);
+        }
+        this.#afterCall(call);
+        this.#drainSoon();
+      },
+      stepperFor(call, iterator),
+    );
     call.pump = pump;
     const sink = call.respondStream(pump, kind, msgType);
     if (call.cancelled) pump.cancel();
@@ -366,7 +370,7 @@ export class ActorCell implements ContextOwner {
     const why = fatal
       ? "a non-recoverable PulsingSystemError"
       : this.#supervision.restartPolicy === "never"
-        ? "a failure (restartPolicy \"never\")"
+        ? 'a failure (restartPolicy "never")'
         : `a failure after ${this.#restarts} restarts (maxRestarts ${this.#supervision.maxRestarts})`;
     this.#host.reportError(`actor '${this.label}' stopped after ${why}`, error);
     this.#terminate(`stopped after ${why}: ${describe(error)}`);
@@ -391,7 +395,7 @@ export class ActorCell implements ContextOwner {
     const previous = this.#instance;
     const wasStarted = this.#started;
     this.#started = false;
-    this.#lifetime.abort(new PulsingRuntimeError(`actor '${this.label}' is restarting`));
+    this.#lifetime.abort(new PulsingRuntimeError(ErrorCode.ACTOR_STOPPED, `actor '${this.label}' is restarting`));
     if (wasStarted) void this.#runOnStop(previous);
     const delay = backoffDelay(this.#supervision, this.#restarts++);
     this.#restartTimer = setTimeout(() => {
@@ -415,7 +419,7 @@ export class ActorCell implements ContextOwner {
     this.#status = "stopping";
     this.#stopReason = reason;
     if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#lifetime.abort(new PulsingRuntimeError(`actor '${this.label}' ${reason}`));
+    this.#lifetime.abort(new PulsingRuntimeError(ErrorCode.ACTOR_STOPPED, `actor '${this.label}' ${reason}`));
     const error = this.#stoppedError();
     for (const call of this.#queue.drain()) {
       if (!call.cancelled) call.respondError(error);
@@ -437,7 +441,10 @@ export class ActorCell implements ContextOwner {
   #stopReason = "";
 
   #stoppedError(): PulsingRuntimeError {
-    return new PulsingRuntimeError(`actor '${this.label}' has stopped${this.#stopReason ? ` (${this.#stopReason})` : ""}`);
+    return new PulsingRuntimeError(
+      ErrorCode.ACTOR_STOPPED,
+      `actor '${this.label}' has stopped${this.#stopReason ? ` (${this.#stopReason})` : ""}`,
+    );
   }
 
   async #runOnStop(instance: Lifecycle): Promise<void> {

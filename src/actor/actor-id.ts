@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 
 /**
  * The address of an actor: the node it lives on and its id there.
@@ -14,13 +14,19 @@ export class ActorId {
   static from(value: ActorId | string): ActorId {
     if (value instanceof ActorId) return value;
     if (typeof value !== "string") {
-      throw new PulsingRuntimeError(`invalid actor id: expected "<nodeId>:<localId>" or an ActorId, got ${typeof value}`);
+      throw new PulsingRuntimeError(
+        ErrorCode.INVALID_ARGUMENT,
+        `invalid actor id: expected "<nodeId>:<localId>" or an ActorId, got ${typeof value}`,
+      );
     }
     const colon = value.lastIndexOf(":");
     const nodeId = value.slice(0, colon);
     const local = value.slice(colon + 1);
     if (colon <= 0 || !/^\d{1,15}$/.test(local)) {
-      throw new PulsingRuntimeError(`invalid actor id '${value}': expected "<nodeId>:<localId>" with a numeric localId`);
+      throw new PulsingRuntimeError(
+        ErrorCode.INVALID_ARGUMENT,
+        `invalid actor id '${value}': expected "<nodeId>:<localId>" with a numeric localId`,
+      );
     }
     return new ActorId(nodeId, Number(local));
   }

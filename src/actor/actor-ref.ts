@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { optionalDuration, optionalInteger } from "../util/options.js";
 import type { ActorId } from "./actor-id.js";
 import type { ActorStream } from "./actor-stream.js";
@@ -10,7 +10,13 @@ import type { ActorClass, ActorProxy } from "./proxy-types.js";
 /** What a ref needs to deliver calls: the system's router. */
 export interface CallRouter {
   /** Starts one call to `target` and returns the caller's handle. */
-  route(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle;
+  route(
+    target: ActorRef,
+    method: string | undefined,
+    args: readonly unknown[],
+    mode: CallMode,
+    options: CallOptions | undefined,
+  ): CallHandle;
 }
 
 /**
@@ -51,7 +57,7 @@ export class ActorRef {
   /** A typed proxy to this actor. */
   asType<T extends object>(cls: ActorClass<T>): ActorProxy<T> {
     if (typeof cls !== "function") {
-      throw new PulsingRuntimeError(`asType() expects a class, got ${cls === null ? "null" : typeof cls}`);
+      throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `asType() expects a class, got ${cls === null ? "null" : typeof cls}`);
     }
     return createProxy<T>(this, cls, undefined);
   }
@@ -84,11 +90,14 @@ export class ActorRef {
 
 function checkCallOptions(options: CallOptions): void {
   if (typeof options !== "object" || options === null) {
-    throw new PulsingRuntimeError(`call options must be an object, got ${options === null ? "null" : typeof options}`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      `call options must be an object, got ${options === null ? "null" : typeof options}`,
+    );
   }
   optionalDuration("call options", "timeout", options.timeout);
   optionalInteger("call options", "bufferSize", options.bufferSize, 1);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new PulsingRuntimeError("call options: 'signal' must be an AbortSignal");
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "call options: 'signal' must be an AbortSignal");
   }
 }

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { ADAPTIVE_MAX_WINDOW, type StreamControl, type StreamSink } from "./stream-control.js";
 
 /** A streamed reply as the caller holds it: an `AsyncIterable` that can be cancelled. */
@@ -51,7 +51,9 @@ export class ReplyStream<T = unknown> implements ActorStream<T>, AsyncIterableIt
     if (this.#state === "failed") return Promise.reject(this.#error);
     if (this.#state !== "open") return Promise.resolve({ value: undefined, done: true });
     if (this.#waiter !== undefined) {
-      return Promise.reject(new PulsingRuntimeError("ActorStream.next() called again before the previous call settled"));
+      return Promise.reject(
+        new PulsingRuntimeError(ErrorCode.INVALID_STATE, "ActorStream.next() called again before the previous call settled"),
+      );
     }
     if (this.#window < this.#maxWindow) this.#grow();
     return new Promise((resolve, reject) => {
@@ -88,7 +90,7 @@ export class ReplyStream<T = unknown> implements ActorStream<T>, AsyncIterableIt
     }
     if (this.#items.length - this.#head >= this.#window) {
       // The producer sent more than it was granted: a protocol violation, not something to buffer.
-      this.fail(new PulsingRuntimeError(`stream producer exceeded its credit of ${this.#window} items`));
+      this.fail(new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, `stream producer exceeded its credit of ${this.#window} items`));
       this.#control.cancel();
       return;
     }

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { ActorContext } from "./context.js";
 
 /**
@@ -58,7 +58,8 @@ export function isBehavior(value: unknown): value is Behavior {
  * cloned for each (re)start so a restart begins from the initial state.
  */
 export function stateful<S, M = any, R = any>(init: S | (() => S), handler: BehaviorHandler<S, M>): Behavior<M, R> {
-  if (typeof handler !== "function") throw new PulsingRuntimeError("stateful(): the handler must be a function");
+  if (typeof handler !== "function")
+    throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "stateful(): the handler must be a function");
   const initial = (): S => {
     if (typeof init === "function") return (init as () => S)();
     if (typeof init === "object" && init !== null) {

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 
 /**
  * A single-producer, single-consumer queue holding at most `capacity` items: `write` waits while it is full,
@@ -23,8 +23,8 @@ export class BoundedChannel<T> implements AsyncIterableIterator<T> {
     while (!this.#cancelled && !this.#closed && this.#items.length >= this.#capacity) {
       await new Promise<void>((resolve) => this.#writers.push(resolve));
     }
-    if (this.#cancelled) throw new PulsingRuntimeError("stream was cancelled by its reader");
-    if (this.#closed) throw new PulsingRuntimeError("stream writer is already closed");
+    if (this.#cancelled) throw new PulsingRuntimeError(ErrorCode.STREAM_CLOSED, "stream was cancelled by its reader");
+    if (this.#closed) throw new PulsingRuntimeError(ErrorCode.STREAM_CLOSED, "stream writer is already closed");
     const reader = this.#reader;
     if (reader !== undefined) {
       this.#reader = undefined;

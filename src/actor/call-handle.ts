@@ -1,4 +1,4 @@
-import { abortReason, PulsingRuntimeError, PulsingTimeoutError } from "../errors/errors.js";
+import { abortReason, ErrorCode, PulsingRuntimeError, PulsingTimeoutError } from "../errors/errors.js";
 import { ReplyStream } from "./actor-stream.js";
 import type { CallMode, CallOptions, StreamKind } from "./call-types.js";
 import { Message } from "./message.js";
@@ -94,7 +94,7 @@ export abstract class CallHandle<T = unknown> implements StreamControl, StreamSi
   settleValue(value: unknown): void {
     if (this.#done) return;
     if (this.mode === "stream") {
-      this.settleError(new PulsingRuntimeError(`${this.label} returned a single value, not a stream`));
+      this.settleError(new PulsingRuntimeError(ErrorCode.NOT_A_STREAM, `${this.label} returned a single value, not a stream`));
       return;
     }
     this.#finish();
@@ -184,7 +184,10 @@ export abstract class CallHandle<T = unknown> implements StreamControl, StreamSi
     } else if (reply instanceof Message && reply.isStream) {
       yield* reply.streamReader();
     } else {
-      throw new PulsingRuntimeError(`${this.label} returned a single value, not a stream: await it instead of iterating`);
+      throw new PulsingRuntimeError(
+        ErrorCode.NOT_A_STREAM,
+        `${this.label} returned a single value, not a stream: await it instead of iterating`,
+      );
     }
   }
 

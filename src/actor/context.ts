@@ -1,5 +1,5 @@
 import { platform } from "#platform";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { ActorId } from "./actor-id.js";
 import type { ActorRef } from "./actor-ref.js";
 import type { InboundCall } from "./call-types.js";
@@ -35,6 +35,7 @@ export function currentContext(): ActorContext {
   const call = contextStore.get();
   if (call === undefined || call.cell === undefined) {
     throw new PulsingRuntimeError(
+      ErrorCode.INVALID_STATE,
       contextStore.tracksAsync
         ? "currentContext() called outside an actor method"
         : "currentContext() called outside an actor method, or after its first await (this runtime has no async context tracking: read the context before awaiting)",

@@ -1,4 +1,4 @@
-import { PulsingActorError, PulsingRuntimeError } from "../errors/errors.js";
+import { PulsingActorError, ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { decode, defineExtension, encode, EXT } from "../wire/codec.js";
 import { BoundedChannel } from "./bounded-channel.js";
 import { DEFAULT_STREAM_BUFFER } from "./stream-control.js";
@@ -28,9 +28,13 @@ export class Message {
 
   /** A single message carrying raw bytes. */
   static single(msgType: string, payload: Uint8Array): Message {
-    if (typeof msgType !== "string") throw new PulsingRuntimeError(`Message.single: msgType must be a string, got ${typeof msgType}`);
+    if (typeof msgType !== "string")
+      throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `Message.single: msgType must be a string, got ${typeof msgType}`);
     if (!(payload instanceof Uint8Array)) {
-      throw new PulsingRuntimeError(`Message.single: payload must be a Uint8Array, got ${payload === null ? "null" : typeof payload}`);
+      throw new PulsingRuntimeError(
+        ErrorCode.INVALID_ARGUMENT,
+        `Message.single: payload must be a Uint8Array, got ${payload === null ? "null" : typeof payload}`,
+      );
     }
     return new Message(msgType, payload, undefined);
   }
@@ -54,7 +58,11 @@ export class Message {
     try {
       return JSON.parse(utf8Decoder.decode(this.payload));
     } catch (error) {
-      throw new PulsingRuntimeError(`Message '${this.msgType}': payload is not UTF-8 JSON: ${(error as Error).message}`, error);
+      throw new PulsingRuntimeError(
+        ErrorCode.INVALID_STATE,
+        `Message '${this.msgType}': payload is not UTF-8 JSON: ${(error as Error).message}`,
+        error,
+      );
     }
   }
 
@@ -65,8 +73,9 @@ export class Message {
 
   /** The items of a streaming message. Can be taken once. */
   streamReader(): StreamReader {
-    if (this.#source === undefined) throw new PulsingRuntimeError(`Message '${this.msgType}' is not a stream`);
-    if (this.#reading) throw new PulsingRuntimeError(`the stream of Message '${this.msgType}' is already being read`);
+    if (this.#source === undefined) throw new PulsingRuntimeError(ErrorCode.NOT_A_STREAM, `Message '${this.msgType}' is not a stream`);
+    if (this.#reading)
+      throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `the stream of Message '${this.msgType}' is already being read`);
     this.#reading = true;
     return new StreamReader(this.#source);
   }
@@ -134,7 +143,10 @@ export class StreamWriter {
 export const StreamMessage = {
   create(msgType = "", bufferSize = DEFAULT_STREAM_BUFFER): [Message, StreamWriter] {
     if (!Number.isInteger(bufferSize) || bufferSize < 1) {
-      throw new PulsingRuntimeError(`StreamMessage.create: bufferSize must be an integer ≥ 1, got ${String(bufferSize)}`);
+      throw new PulsingRuntimeError(
+        ErrorCode.INVALID_OPTION,
+        `StreamMessage.create: bufferSize must be an integer ≥ 1, got ${String(bufferSize)}`,
+      );
     }
     const channel = new BoundedChannel<unknown>(bufferSize);
     return [Message.fromSource(msgType, channel), new StreamWriter(channel)];
@@ -151,13 +163,16 @@ defineExtension({
   Class: Message as unknown as abstract new (...args: never[]) => Message,
   encode: (message: Message) => {
     if (message.isStream) {
-      throw new PulsingRuntimeError("a streaming Message can only be returned as a reply, not sent inside a value");
+      throw new PulsingRuntimeError(
+        ErrorCode.INVALID_STATE,
+        "a streaming Message can only be returned as a reply, not sent inside a value",
+      );
     }
     return [message.msgType, message.payload];
   },
   decode: (data) => {
     if (!Array.isArray(data) || typeof data[0] !== "string" || !(data[1] instanceof Uint8Array)) {
-      throw new PulsingRuntimeError("malformed Message on the wire");
+      throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "malformed Message on the wire");
     }
     return Message.single(data[0], data[1]);
   },

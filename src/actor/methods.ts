@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 
 /**
  * Which names can be invoked on an actor from outside: its own and inherited methods, except
@@ -61,10 +61,11 @@ export function unknownMethodError(name: unknown, actor: string): PulsingRuntime
   const shown = typeof name === "string" ? `'${name}'` : `of type ${typeof name}`;
   if (typeof name === "string" && name.length > 0 && !isCallableName(name)) {
     return new PulsingRuntimeError(
+      ErrorCode.METHOD_NOT_FOUND,
       `method ${shown} of actor '${actor}' cannot be called remotely (constructor, '_'-prefixed names, lifecycle hooks and Object.prototype members are not callable)`,
     );
   }
-  return new PulsingRuntimeError(`actor '${actor}' has no method ${shown}`);
+  return new PulsingRuntimeError(ErrorCode.METHOD_NOT_FOUND, `actor '${actor}' has no method ${shown}`);
 }
 
 const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as unknown;

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { ActorRef } from "./actor-ref.js";
 import type { CallOptions } from "./call-types.js";
 import { isGeneratorFunction } from "./methods.js";
@@ -60,10 +60,13 @@ export function createProxy<T>(ref: ActorRef, cls: Function | undefined, options
     },
     has: (_target, key) => typeof key === "string" && key !== "then",
     set: (_target, key) => {
-      throw new PulsingRuntimeError(`cannot set '${String(key)}' on an actor proxy: actor state is reached through methods`);
+      throw new PulsingRuntimeError(
+        ErrorCode.INVALID_STATE,
+        `cannot set '${String(key)}' on an actor proxy: actor state is reached through methods`,
+      );
     },
     defineProperty: (_target, key) => {
-      throw new PulsingRuntimeError(`cannot define '${String(key)}' on an actor proxy`);
+      throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `cannot define '${String(key)}' on an actor proxy`);
     },
     deleteProperty: () => false,
     getPrototypeOf: () => ActorProxyMarker.prototype,

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { optionalDuration, optionalInteger, show } from "../util/options.js";
 
 /** When a failed actor is rebuilt. */
@@ -44,6 +44,7 @@ export function resolveSupervision(where: string, options: SupervisionOptions, b
     const policy = typeof options.restartPolicy === "string" ? POLICIES[options.restartPolicy] : undefined;
     if (policy === undefined || !Object.hasOwn(POLICIES, options.restartPolicy)) {
       throw new PulsingRuntimeError(
+        ErrorCode.INVALID_OPTION,
         `${where}: invalid restartPolicy ${show(options.restartPolicy)} (expected "never", "on_failure" or "always")`,
       );
     }
@@ -57,6 +58,7 @@ export function resolveSupervision(where: string, options: SupervisionOptions, b
   };
   if (supervision.minBackoff > supervision.maxBackoff) {
     throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
       `${where}: minBackoff (${supervision.minBackoff}) must not exceed maxBackoff (${supervision.maxBackoff})`,
     );
   }

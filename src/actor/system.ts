@@ -1,5 +1,5 @@
 import { platform } from "#platform";
-import { PulsingRuntimeError, toActorError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError, toActorError } from "../errors/errors.js";
 import type { RuntimeKind } from "../platform/platform.js";
 import { checkOptionKeys, optionalBoolean, optionalDuration, optionalInteger, optionalString, show } from "../util/options.js";
 import type { Cluster, ClusterSystem } from "../cluster/cluster.js";
@@ -176,13 +176,13 @@ export class ActorSystem extends EventTarget {
   static async create(options: ActorSystemOptions = {}): Promise<ActorSystem> {
     checkSystemOptions(options);
     if (options.isHeadNode && options.addr === undefined) {
-      throw new PulsingRuntimeError("actorSystem(): a head node needs 'addr' to listen on");
+      throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "actorSystem(): a head node needs 'addr' to listen on");
     }
     const seeds = [...(options.headAddr !== undefined ? [options.headAddr] : []), ...(options.seeds ?? [])];
     const networked = options.addr !== undefined || seeds.length > 0;
     if (!networked) {
       if (options.passphrase !== undefined) {
-        throw new PulsingRuntimeError("actorSystem(): 'passphrase' needs a network: give 'addr' and/or 'seeds'");
+        throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "actorSystem(): 'passphrase' needs a network: give 'addr' and/or 'seeds'");
       }
       const system = new ActorSystem(await nodeIdOf(options.privateKey));
       await system.#spawnSystemActor();
@@ -292,11 +292,12 @@ export class ActorSystem extends EventTarget {
     const concurrency = checkConcurrency(options.concurrency ?? plan.defaults.concurrency ?? (plan.serial ? 1 : Infinity));
     if (supervision.restartPolicy !== "never" && plan.rebuild === undefined) {
       throw new PulsingRuntimeError(
+        ErrorCode.INVALID_OPTION,
         `spawn(): restartPolicy "${supervision.restartPolicy}" needs a class or a factory to rebuild the actor; an instance cannot be rebuilt`,
       );
     }
     if (name !== undefined && this.#names.has(name)) {
-      throw new PulsingRuntimeError(`spawn(): an actor named '${name}' already exists on this node`);
+      throw new PulsingRuntimeError(ErrorCode.NAME_TAKEN, `spawn(): an actor named '${name}' already exists on this node`);
     }
     const instance = plan.build();
     const cell = new ActorCell(this.#host, {
@@ -316,9 +317,12 @@ export class ActorSystem extends EventTarget {
   async mount(instance: object, options: { name: string; public?: boolean }): Promise<ActorRef> {
     checkOptionKeys("mount()", options, ["name", "public"]);
     if (typeof instance !== "object" || instance === null) {
-      throw new PulsingRuntimeError(`mount(): expected an object, got ${instance === null ? "null" : typeof instance}`);
+      throw new PulsingRuntimeError(
+        ErrorCode.INVALID_ARGUMENT,
+        `mount(): expected an object, got ${instance === null ? "null" : typeof instance}`,
+      );
     }
-    if (options?.name === undefined) throw new PulsingRuntimeError("mount(): 'name' is required");
+    if (options?.name === undefined) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "mount(): 'name' is required");
     return this.spawn(instance, { name: options.name, public: options.public ?? true });
   }
 
@@ -344,6 +348,7 @@ export class ActorSystem extends EventTarget {
       const left = deadline - Date.now();
       if (timeout === undefined || left <= 0) {
         throw new PulsingRuntimeError(
+          ErrorCode.ACTOR_NOT_FOUND,
           `actor '${name}' not found${nodeId !== undefined ? ` on node ${nodeId}` : ""}${timeout !== undefined ? ` within ${timeout}ms` : ""}`,
         );
       }
@@ -358,7 +363,7 @@ export class ActorSystem extends EventTarget {
     const id = ActorId.from(actorId);
     if (id.nodeId === this.nodeId) {
       const cell = this.#cells.get(id.localId);
-      if (cell === undefined) throw new PulsingRuntimeError(`no actor with id ${String(id)} on this node`);
+      if (cell === undefined) throw new PulsingRuntimeError(ErrorCode.ACTOR_NOT_FOUND, `no actor with id ${String(id)} on this node`);
       return new ActorRef(this.#router, cell.id, cell.name, cell);
     }
     return new ActorRef(this.#router, id);
@@ -376,8 +381,10 @@ export class ActorSystem extends EventTarget {
   /** Stops a local actor by name, id or ref; resolves after its `onStop` ran. */
   async stop(actor: string | ActorId | ActorRef): Promise<void> {
     const cell = this.#findCell(actor);
-    if (cell === undefined) throw new PulsingRuntimeError(`stop(): no actor ${describeTarget(actor)} on this node`);
-    if (cell.id.localId === SYSTEM_ACTOR_LOCAL_ID) throw new PulsingRuntimeError("stop(): the system actor cannot be stopped");
+    if (cell === undefined)
+      throw new PulsingRuntimeError(ErrorCode.ACTOR_NOT_FOUND, `stop(): no actor ${describeTarget(actor)} on this node`);
+    if (cell.id.localId === SYSTEM_ACTOR_LOCAL_ID)
+      throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "stop(): the system actor cannot be stopped");
     await cell.stop();
   }
 
@@ -424,11 +431,14 @@ export class ActorSystem extends EventTarget {
   async #spawnRemote(target: unknown, options: SpawnOptions, name: string | undefined): Promise<ActorRef> {
     const node = optionalString("spawn()", "node", options.node)!;
     if (typeof target !== "function") {
-      throw new PulsingRuntimeError("spawn() on another node takes a class registered with @remote on both nodes");
+      throw new PulsingRuntimeError(
+        ErrorCode.CLASS_NOT_REGISTERED,
+        "spawn() on another node takes a class registered with @remote on both nodes",
+      );
     }
     const className = remoteInfo(target)?.name ?? target.name;
     if (this.#mesh === undefined) {
-      throw new PulsingRuntimeError(`spawn(): unknown node '${node}' (this system is not connected to a cluster)`);
+      throw new PulsingRuntimeError(ErrorCode.NODE_UNKNOWN, `spawn(): unknown node '${node}' (this system is not connected to a cluster)`);
     }
     const { node: _node, ...rest } = options;
     const remoteSystem = new ActorRef(this.#router, new ActorId(node, SYSTEM_ACTOR_LOCAL_ID), SYSTEM_ACTOR_NAME);
@@ -441,28 +451,47 @@ export class ActorSystem extends EventTarget {
 
   // --- routing -----------------------------------------------------------------------------------------------
 
-  #route(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle {
+  #route(
+    target: ActorRef,
+    method: string | undefined,
+    args: readonly unknown[],
+    mode: CallMode,
+    options: CallOptions | undefined,
+  ): CallHandle {
     if (this.#state === "stopped") {
       const what = `${target.name ?? String(target.actorId)}.${method ?? "receive"}`;
-      return new FailedCall(mode, target, method, new PulsingRuntimeError(`cannot call ${what}: the actor system is shut down`));
+      return new FailedCall(
+        mode,
+        target,
+        method,
+        new PulsingRuntimeError(ErrorCode.SHUTDOWN, `cannot call ${what}: the actor system is shut down`),
+      );
     }
     if (target.actorId.nodeId !== this.nodeId) {
       if (this.#cluster?.membership.isDead(target.actorId.nodeId)) {
-        return new FailedCall(mode, target, method, new PulsingRuntimeError(`node ${target.actorId.nodeId} is dead`));
+        return new FailedCall(mode, target, method, new PulsingRuntimeError(ErrorCode.NODE_DEAD, `node ${target.actorId.nodeId} is dead`));
       }
       if (this.#mesh !== undefined) return this.#mesh.call(target, method, args, mode, options);
       return new FailedCall(
         mode,
         target,
         method,
-        new PulsingRuntimeError(`cannot reach node ${target.actorId.nodeId}: this actor system is not connected to a cluster`),
+        new PulsingRuntimeError(
+          ErrorCode.NODE_UNREACHABLE,
+          `cannot reach node ${target.actorId.nodeId}: this actor system is not connected to a cluster`,
+        ),
       );
     }
     let cell = target.route as ActorCell | undefined;
     if (cell === undefined) {
       cell = this.#cells.get(target.actorId.localId);
       if (cell === undefined) {
-        return new FailedCall(mode, target, method, new PulsingRuntimeError(`actor ${String(target.actorId)} not found on this node`));
+        return new FailedCall(
+          mode,
+          target,
+          method,
+          new PulsingRuntimeError(ErrorCode.ACTOR_NOT_FOUND, `actor ${String(target.actorId)} not found on this node`),
+        );
       }
       target.route = cell;
     }
@@ -478,7 +507,10 @@ export class ActorSystem extends EventTarget {
     if (cell === undefined) {
       call.respondError(
         new PulsingRuntimeError(
-          this.#state === "running" ? `actor ${this.nodeId}:${localId} not found on node ${this.nodeId}` : `node ${this.nodeId} is shutting down`,
+          ErrorCode.SHUTDOWN,
+          this.#state === "running"
+            ? `actor ${this.nodeId}:${localId} not found on node ${this.nodeId}`
+            : `node ${this.nodeId} is shutting down`,
         ),
       );
       return;
@@ -537,7 +569,8 @@ export class ActorSystem extends EventTarget {
   #findCell(actor: string | ActorId | ActorRef): ActorCell | undefined {
     if (actor instanceof ActorRef) return actor.actorId.nodeId === this.nodeId ? this.#cells.get(actor.actorId.localId) : undefined;
     if (actor instanceof ActorId) return actor.nodeId === this.nodeId ? this.#cells.get(actor.localId) : undefined;
-    if (typeof actor !== "string") throw new PulsingRuntimeError(`stop(): expected a name, ActorId or ActorRef, got ${show(actor)}`);
+    if (typeof actor !== "string")
+      throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `stop(): expected a name, ActorId or ActorRef, got ${show(actor)}`);
     const byName = this.#names.get(actor);
     if (byName !== undefined) return byName;
     if (/:\d+$/.test(actor)) {
@@ -581,12 +614,13 @@ export class ActorSystem extends EventTarget {
       spawn: (className, options) => this.#spawnForPeer(className, options),
       registrySnapshot: () => this.#localSnapshot(),
       headReport: (report) => {
-        if (this.#cluster === undefined) throw new PulsingRuntimeError("this node is not a head node");
+        if (this.#cluster === undefined) throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "this node is not a head node");
         return this.#cluster.headReport(report as HeadReport);
       },
       memberDigest: () => this.#cluster?.memberDigest() ?? [],
       probe: async (target, timeoutMs) => {
-        if (typeof target !== "string" || typeof timeoutMs !== "number") throw new PulsingRuntimeError("probe(nodeId, timeoutMs)");
+        if (typeof target !== "string" || typeof timeoutMs !== "number")
+          throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "probe(nodeId, timeoutMs)");
         return (await this.#mesh?.ping(target, Math.min(timeoutMs, 10_000))) ?? false;
       },
       listActors: () => this.#listActors(),
@@ -609,16 +643,17 @@ export class ActorSystem extends EventTarget {
 
   /** A peer's `spawn(Cls, { node: <this node> })`: build the class registered here under `className`. */
   async #spawnForPeer(className: unknown, options: unknown): Promise<{ actorId: string; name?: string }> {
-    if (typeof className !== "string") throw new PulsingRuntimeError("spawnActor: className must be a string");
+    if (typeof className !== "string") throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "spawnActor: className must be a string");
     const cls = classByName(className);
     if (cls === undefined) {
       throw new PulsingRuntimeError(
+        ErrorCode.CLASS_NOT_REGISTERED,
         `class '${className}' is not registered on node ${this.nodeId}: decorate it with @remote (or call remote()) in code that node runs` +
           ` (registered: ${registeredClassNames().join(", ") || "none"})`,
       );
     }
     const spawnOptions = (typeof options === "object" && options !== null ? options : {}) as SpawnOptions;
-    if (spawnOptions.node !== undefined) throw new PulsingRuntimeError("spawnActor: 'node' cannot be forwarded");
+    if (spawnOptions.node !== undefined) throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "spawnActor: 'node' cannot be forwarded");
     const ref = await this.spawn(cls, spawnOptions);
     return ref.name !== undefined ? { actorId: String(ref.actorId), name: ref.name } : { actorId: String(ref.actorId) };
   }
@@ -682,7 +717,7 @@ export class ActorSystem extends EventTarget {
   // --- lifecycle ---------------------------------------------------------------------------------------------
 
   #assertRunning(what: string): void {
-    if (this.#state !== "running") throw new PulsingRuntimeError(`${what}: the actor system is shut down`);
+    if (this.#state !== "running") throw new PulsingRuntimeError(ErrorCode.SHUTDOWN, `${what}: the actor system is shut down`);
   }
 
   async #doShutdown(): Promise<void> {
@@ -713,7 +748,7 @@ interface ActorPlan {
 function planActor(target: unknown, args: unknown, name: string | undefined): ActorPlan {
   const label = name !== undefined ? `'${name}'` : "an anonymous actor";
   if (args !== undefined && !Array.isArray(args)) {
-    throw new PulsingRuntimeError(`spawn(): 'args' must be an array of constructor arguments, got ${show(args)}`);
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `spawn(): 'args' must be an array of constructor arguments, got ${show(args)}`);
   }
   const wrap = (make: () => unknown, what: string) => (): object => {
     let instance: unknown;
@@ -723,12 +758,13 @@ function planActor(target: unknown, args: unknown, name: string | undefined): Ac
       throw toActorError(error, name);
     }
     if (typeof instance !== "object" || instance === null) {
-      throw new PulsingRuntimeError(`spawn(): ${what} for ${label} returned ${show(instance)}, not an object`);
+      throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `spawn(): ${what} for ${label} returned ${show(instance)}, not an object`);
     }
     return instance;
   };
   if (isBehavior(target)) {
-    if (args !== undefined) throw new PulsingRuntimeError("spawn(): 'args' only apply to classes, not to behaviors");
+    if (args !== undefined)
+      throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "spawn(): 'args' only apply to classes, not to behaviors");
     const build = wrap(() => target.create(), "the behavior");
     return { build, rebuild: build, className: "Behavior", defaults: {}, serial: true };
   }
@@ -740,12 +776,14 @@ function planActor(target: unknown, args: unknown, name: string | undefined): Ac
       const info = remoteInfo(target);
       return { build, rebuild: build, className: info?.name ?? target.name, defaults: info?.options ?? {}, serial: false };
     }
-    if (args !== undefined) throw new PulsingRuntimeError("spawn(): 'args' only apply to classes, not to factory functions");
+    if (args !== undefined)
+      throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "spawn(): 'args' only apply to classes, not to factory functions");
     const build = wrap(target as () => unknown, "the factory");
     return { build, rebuild: build, className: undefined, defaults: {}, serial: false };
   }
   if (typeof target === "object" && target !== null) {
-    if (args !== undefined) throw new PulsingRuntimeError("spawn(): 'args' only apply to classes, not to instances");
+    if (args !== undefined)
+      throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "spawn(): 'args' only apply to classes, not to instances");
     const ctor = (target as { constructor?: Function }).constructor;
     const info = typeof ctor === "function" ? remoteInfo(ctor) : undefined;
     return {
@@ -757,6 +795,7 @@ function planActor(target: unknown, args: unknown, name: string | undefined): Ac
     };
   }
   throw new PulsingRuntimeError(
+    ErrorCode.INVALID_ARGUMENT,
     `spawn(): expected an actor class, a factory function, an object or a behavior, got ${show(target)}`,
   );
 }
@@ -773,6 +812,7 @@ export function checkName(where: string, name: unknown): string | undefined {
   if (name === undefined) return undefined;
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH || /[\s\u0000-\u001f]/.test(name)) {
     throw new PulsingRuntimeError(
+      ErrorCode.INVALID_ARGUMENT,
       `${where}: invalid actor name ${show(name)} (a non-empty string of at most ${MAX_NAME_LENGTH} characters without whitespace)`,
     );
   }
@@ -782,7 +822,10 @@ export function checkName(where: string, name: unknown): string | undefined {
 function checkConcurrency(value: unknown): number {
   if (value === Infinity) return Infinity;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new PulsingRuntimeError(`spawn(): 'concurrency' must be an integer ≥ 1 or Infinity, got ${show(value)}`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      `spawn(): 'concurrency' must be an integer ≥ 1 or Infinity, got ${show(value)}`,
+    );
   }
   return value;
 }
@@ -797,10 +840,16 @@ export function checkSystemOptions(options: ActorSystemOptions): void {
     checkOptionKeys("actorSystem(): webrtc", options.webrtc, WEBRTC_OPTION_KEYS);
     optionalDuration("actorSystem(): webrtc", "directWaitMs", options.webrtc.directWaitMs);
   } else if (options.webrtc !== undefined && typeof options.webrtc !== "boolean") {
-    throw new PulsingRuntimeError(`actorSystem(): 'webrtc' must be a boolean or an options object, got ${show(options.webrtc)}`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      `actorSystem(): 'webrtc' must be a boolean or an options object, got ${show(options.webrtc)}`,
+    );
   }
   if (options.seeds !== undefined && (!Array.isArray(options.seeds) || options.seeds.some((s) => typeof s !== "string"))) {
-    throw new PulsingRuntimeError(`actorSystem(): 'seeds' must be an array of address strings, got ${show(options.seeds)}`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      `actorSystem(): 'seeds' must be an array of address strings, got ${show(options.seeds)}`,
+    );
   }
   if (options.membership !== undefined) {
     checkOptionKeys("actorSystem(): membership", options.membership, MEMBERSHIP_OPTION_KEYS);
@@ -808,20 +857,29 @@ export function checkSystemOptions(options: ActorSystemOptions): void {
     optionalString("actorSystem(): membership", "cluster", m.cluster);
     for (const key of ["heartbeatInterval", "suspectAfter", "probeTimeout", "suspicionTimeout"] as const) {
       if (m[key] !== undefined && !(typeof m[key] === "number" && m[key]! >= 10)) {
-        throw new PulsingRuntimeError(`actorSystem(): membership.${key} must be a number of ms ≥ 10, got ${show(m[key])}`);
+        throw new PulsingRuntimeError(
+          ErrorCode.INVALID_OPTION,
+          `actorSystem(): membership.${key} must be a number of ms ≥ 10, got ${show(m[key])}`,
+        );
       }
     }
     optionalInteger("actorSystem(): membership", "indirectProbes", m.indirectProbes, 0);
     optionalInteger("actorSystem(): membership", "targetPeers", m.targetPeers, 1);
   }
   if (options.maxFrameSize !== undefined && (!Number.isInteger(options.maxFrameSize) || options.maxFrameSize < 1024)) {
-    throw new PulsingRuntimeError(`actorSystem(): 'maxFrameSize' must be an integer ≥ 1024 bytes, got ${show(options.maxFrameSize)}`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      `actorSystem(): 'maxFrameSize' must be an integer ≥ 1024 bytes, got ${show(options.maxFrameSize)}`,
+    );
   }
   if (options.privateKey !== undefined && !(options.privateKey instanceof Uint8Array)) {
-    throw new PulsingRuntimeError("actorSystem(): 'privateKey' must be a Uint8Array (a protobuf-encoded libp2p private key)");
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      "actorSystem(): 'privateKey' must be a Uint8Array (a protobuf-encoded libp2p private key)",
+    );
   }
   if (options.isHeadNode && options.headAddr !== undefined) {
-    throw new PulsingRuntimeError("actorSystem(): 'isHeadNode' and 'headAddr' are mutually exclusive");
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "actorSystem(): 'isHeadNode' and 'headAddr' are mutually exclusive");
   }
 }
 
@@ -835,7 +893,10 @@ async function loadPrivateKey(bytes: Uint8Array | undefined): Promise<PrivateKey
   try {
     return privateKeyFromProtobuf(bytes);
   } catch (error) {
-    throw new PulsingRuntimeError(`actorSystem(): 'privateKey' is not a protobuf-encoded libp2p private key: ${(error as Error).message}`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      `actorSystem(): 'privateKey' is not a protobuf-encoded libp2p private key: ${(error as Error).message}`,
+    );
   }
 }
 

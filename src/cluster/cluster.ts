@@ -4,7 +4,7 @@ import type { RuntimeKind } from "../platform/platform.js";
 import type { Mesh } from "../transport/mesh.js";
 import { GossipMembership } from "./gossip-membership.js";
 import { HeadMembership, WorkerMembership, type HeadAnswer, type HeadReport } from "./head-membership.js";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { MemberEventType, MemberLoad, Membership, MembershipHost, MembershipOptions } from "./membership.js";
 import type { NameEntry, RegistrySnapshot } from "./registry.js";
 import { Resolver, type ResolvePolicy } from "./resolve-policy.js";
@@ -69,14 +69,19 @@ export class Cluster {
         options.membership,
       );
     } else {
-      this.membership = new GossipMembership(host, mesh.node.services.pubsub as GossipSub, (peer) => mesh.isAdmitted(peer), options.membership);
+      this.membership = new GossipMembership(
+        host,
+        mesh.node.services.pubsub as GossipSub,
+        (peer) => mesh.isAdmitted(peer),
+        options.membership,
+      );
     }
     mesh.onPeerDisconnected((peer) => this.membership.peerDisconnected(peer));
   }
 
   /** On the head: a worker's heartbeat. */
   headReport(report: HeadReport): HeadAnswer {
-    if (!(this.membership instanceof HeadMembership)) throw new PulsingRuntimeError("this node is not a head node");
+    if (!(this.membership instanceof HeadMembership)) throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "this node is not a head node");
     return this.membership.report(report);
   }
 

@@ -1,5 +1,5 @@
 import type { Member } from "../actor/system.js";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { RuntimeKind } from "../platform/platform.js";
 import { LocalHealth } from "./local-health.js";
 import {
@@ -152,7 +152,6 @@ export class HeadMembership implements Membership {
     };
   }
 
-
   #view(): { members: Member[]; registry: Array<[string, RegistrySnapshot]> } {
     const registry: Array<[string, RegistrySnapshot]> = [];
     for (const member of this.members()) {
@@ -286,7 +285,7 @@ export class WorkerMembership implements Membership {
     if (this.#stopped) return;
     try {
       const head = this.#head();
-      if (head === undefined) throw new PulsingRuntimeError("head not connected yet");
+      if (head === undefined) throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "head not connected yet");
       const snapshot = this.#host.localSnapshot();
       const known = this.#headSent;
       const current = known !== null && known.incarnation === snapshot.incarnation && known.version === snapshot.version;

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { NameEntry } from "./registry.js";
 
 /**
@@ -6,11 +6,7 @@ import type { NameEntry } from "./registry.js";
  * default: successive resolves rotate through the instances), `"random"`, `"local-first"` (this node's
  * instance when it has one, else round-robin). Or a function choosing from the candidates (sorted by node id).
  */
-export type ResolvePolicy =
-  | "round-robin"
-  | "random"
-  | "local-first"
-  | ((candidates: readonly NameEntry[], name: string) => NameEntry);
+export type ResolvePolicy = "round-robin" | "random" | "local-first" | ((candidates: readonly NameEntry[], name: string) => NameEntry);
 
 export class Resolver {
   readonly #policy: ResolvePolicy;
@@ -19,7 +15,10 @@ export class Resolver {
 
   constructor(policy: ResolvePolicy | undefined, selfId: string) {
     if (policy !== undefined && typeof policy !== "function" && !["round-robin", "random", "local-first"].includes(policy)) {
-      throw new PulsingRuntimeError(`invalid resolvePolicy ${JSON.stringify(policy)} (expected "round-robin", "random", "local-first" or a function)`);
+      throw new PulsingRuntimeError(
+        ErrorCode.INVALID_OPTION,
+        `invalid resolvePolicy ${JSON.stringify(policy)} (expected "round-robin", "random", "local-first" or a function)`,
+      );
     }
     this.#policy = policy ?? "round-robin";
     this.#selfId = selfId;
@@ -29,7 +28,11 @@ export class Resolver {
     if (candidates.length === 1) return candidates[0]!;
     if (typeof policy === "function") {
       const chosen = policy(candidates, name);
-      if (!candidates.includes(chosen)) throw new PulsingRuntimeError(`resolvePolicy returned something that is not one of the candidates for '${name}'`);
+      if (!candidates.includes(chosen))
+        throw new PulsingRuntimeError(
+          ErrorCode.INVALID_ARGUMENT,
+          `resolvePolicy returned something that is not one of the candidates for '${name}'`,
+        );
       return chosen;
     }
     if (policy === "random") return candidates[Math.floor(Math.random() * candidates.length)]!;

@@ -29,10 +29,79 @@ export class PulsingError extends Error {
 }
 named(PulsingError, "PulsingError");
 
-/** A framework failure: unknown actor, stopped actor, lost connection, bad configuration, unencodable value... */
+/**
+ * The kinds of framework failure, as the `code` of a `PulsingRuntimeError`: stable across versions and across the
+ * wire, so callers branch on them rather than on messages.
+ */
+export const ErrorCode = {
+  /** An option or argument is missing, of the wrong type, out of range, or unknown. */
+  INVALID_OPTION: "INVALID_OPTION",
+  /** An argument that is not an options object is not what the function takes (a name, an id, a class…). */
+  INVALID_ARGUMENT: "INVALID_ARGUMENT",
+  /** The global system is used before `init()`. */
+  NOT_INITIALIZED: "NOT_INITIALIZED",
+  /** This system, or the node a call went to, is shutting down or shut down. */
+  SHUTDOWN: "SHUTDOWN",
+  /** No actor with that name or id (on that node). */
+  ACTOR_NOT_FOUND: "ACTOR_NOT_FOUND",
+  /** The actor stopped (or is restarting) before it could take the call. */
+  ACTOR_STOPPED: "ACTOR_STOPPED",
+  /** The actor has no such method, or it cannot be called remotely. */
+  METHOD_NOT_FOUND: "METHOD_NOT_FOUND",
+  /** A name is already taken on this node. */
+  NAME_TAKEN: "NAME_TAKEN",
+  /** A spawn on another node names a class that node has not registered (or registered twice). */
+  CLASS_NOT_REGISTERED: "CLASS_NOT_REGISTERED",
+  /** A stream was expected and a single value came, or the reverse. */
+  NOT_A_STREAM: "NOT_A_STREAM",
+  /** A stream was written after it closed or was cancelled by its reader. */
+  STREAM_CLOSED: "STREAM_CLOSED",
+  /** An object is used in a way its state does not allow (a stream read twice, a context outside a method…). */
+  INVALID_STATE: "INVALID_STATE",
+  /** The node is not in this node's member table and none of its peers could say where it is. */
+  NODE_UNKNOWN: "NODE_UNKNOWN",
+  /** The node was declared dead (or left the cluster). */
+  NODE_DEAD: "NODE_DEAD",
+  /** The node could not be dialed. */
+  NODE_UNREACHABLE: "NODE_UNREACHABLE",
+  /** The connection (or stream) to the node went away while the call was under way. */
+  CONNECTION_LOST: "CONNECTION_LOST",
+  /** The cluster secret did not match, was missing, or admission did not complete. */
+  ADMISSION_REFUSED: "ADMISSION_REFUSED",
+  /** A frame is over the sender's or the receiver's `maxFrameSize`. */
+  FRAME_TOO_LARGE: "FRAME_TOO_LARGE",
+  /** A value cannot be encoded for the wire (a function, a class instance, a cycle…). */
+  ENCODING: "ENCODING",
+  /** A peer sent something the protocol does not allow (a malformed frame, a duplicate id, too many items…). */
+  PROTOCOL_ERROR: "PROTOCOL_ERROR",
+  /** The operation is not available here (e.g. a head-node call on a node that is not one). */
+  UNSUPPORTED: "UNSUPPORTED",
+  /** A framework wait ran out of time (calls that time out reject with `PulsingTimeoutError`, whose code this is too). */
+  TIMEOUT: "TIMEOUT",
+  /** Raised without a code (e.g. constructed by user code). */
+  UNSPECIFIED: "UNSPECIFIED",
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && CODES.has(value);
+}
+
+/**
+ * A framework failure: unknown actor, stopped actor, lost connection, bad configuration, unencodable value... Its
+ * `code` says which (`ErrorCode`): `if (error instanceof PulsingRuntimeError && error.code === "NODE_DEAD") …`.
+ */
 export class PulsingRuntimeError extends PulsingError {
-  constructor(message: string, cause?: unknown) {
-    super(message, causeOption(cause));
+  readonly code: ErrorCode;
+  constructor(message: string, cause?: unknown);
+  constructor(code: ErrorCode, message: string, cause?: unknown);
+  constructor(first: string, second?: unknown, third?: unknown) {
+    const coded = typeof second === "string" && isErrorCode(first);
+    super(coded ? second : first, causeOption(coded ? third : second));
+    this.code = coded ? first : ErrorCode.UNSPECIFIED;
   }
 }
 named(PulsingRuntimeError, "PulsingRuntimeError");
@@ -77,6 +146,7 @@ named(PulsingSystemError, "PulsingSystemError");
 
 /** An operation that did not finish in time. Calls with a `timeout` reject with it. */
 export class PulsingTimeoutError extends PulsingActorError {
+  readonly code = ErrorCode.TIMEOUT;
   readonly operation: string;
   readonly durationMs: number;
   constructor(operation: string, durationMs = 0) {
@@ -89,6 +159,7 @@ named(PulsingTimeoutError, "PulsingTimeoutError");
 
 /** The actor does not support the requested operation. */
 export class PulsingUnsupportedError extends PulsingActorError {
+  readonly code = ErrorCode.UNSUPPORTED;
   readonly operation: string;
   constructor(operation: string) {
     super(`Unsupported operation: ${operation}`);

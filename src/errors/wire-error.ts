@@ -1,4 +1,6 @@
 import {
+  ErrorCode,
+  isErrorCode,
   PulsingActorError,
   PulsingBusinessError,
   PulsingError,
@@ -36,14 +38,13 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 
 const REBUILD: Record<string, Rebuild> = Object.assign(Object.create(null) as Record<string, Rebuild>, {
   PulsingError: (m: string) => new PulsingError(m),
-  PulsingRuntimeError: (m: string) => new PulsingRuntimeError(m),
+  PulsingRuntimeError: (m: string, f: Record<string, unknown>) =>
+    isErrorCode(f.code) ? new PulsingRuntimeError(f.code, m) : new PulsingRuntimeError(m),
   PulsingActorError: (m: string, f: Record<string, unknown>) => new PulsingActorError(m, str(f.actorName)),
   PulsingBusinessError: (m: string, f: Record<string, unknown>) =>
     new PulsingBusinessError(typeof f.code === "string" ? f.code : num(f.code, 0), m, f.details),
-  PulsingSystemError: (m: string, f: Record<string, unknown>) =>
-    new PulsingSystemError(str(f.error) ?? m, f.recoverable !== false),
-  PulsingTimeoutError: (m: string, f: Record<string, unknown>) =>
-    new PulsingTimeoutError(str(f.operation) ?? m, num(f.durationMs, 0)),
+  PulsingSystemError: (m: string, f: Record<string, unknown>) => new PulsingSystemError(str(f.error) ?? m, f.recoverable !== false),
+  PulsingTimeoutError: (m: string, f: Record<string, unknown>) => new PulsingTimeoutError(str(f.operation) ?? m, num(f.durationMs, 0)),
   PulsingUnsupportedError: (m: string, f: Record<string, unknown>) => new PulsingUnsupportedError(str(f.operation) ?? m),
   Error: (m: string) => new Error(m),
   TypeError: (m: string) => new TypeError(m),
@@ -95,7 +96,7 @@ export function errorToWire(error: Error, depth = 0): WireError {
 
 export function errorFromWire(data: unknown, depth = 0): Error {
   if (typeof data !== "object" || data === null) {
-    return new PulsingRuntimeError(`malformed error on the wire: ${typeof data}`);
+    return new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, `malformed error on the wire: ${typeof data}`);
   }
   const wire = data as Partial<WireError>;
   const name = typeof wire.n === "string" ? wire.n : "Error";

@@ -1,5 +1,5 @@
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 
 /**
  * Addresses as users write them: `"host:port"` shorthand or multiaddr strings.
@@ -22,7 +22,7 @@ function parseHostPort(where: string, value: string): HostPort | undefined {
   if (match === null) return undefined;
   const host = match[1] ?? match[2]!;
   const port = Number(match[3]);
-  if (port > 65_535) throw new PulsingRuntimeError(`${where}: port out of range in '${value}'`);
+  if (port > 65_535) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `${where}: port out of range in '${value}'`);
   const family = match[1] !== undefined || host.includes(":") ? "ip6" : /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? "ip4" : "dns";
   return { host: host === "localhost" ? "127.0.0.1" : host, family: host === "localhost" ? "ip4" : family, port };
 }
@@ -35,26 +35,33 @@ function parseMultiaddr(where: string, value: string): Multiaddr {
   try {
     return multiaddr(value);
   } catch (error) {
-    throw new PulsingRuntimeError(`${where}: '${value}' is neither "host:port" nor a valid multiaddr (${(error as Error).message})`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      `${where}: '${value}' is neither "host:port" nor a valid multiaddr (${(error as Error).message})`,
+    );
   }
 }
 
 /** What a Node/Deno node listens on for `addr`. */
 export function listenAddrs(addr: string): string[] {
-  if (typeof addr !== "string" || addr.length === 0) throw new PulsingRuntimeError("addr: expected \"host:port\" or a multiaddr");
+  if (typeof addr !== "string" || addr.length === 0)
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, 'addr: expected "host:port" or a multiaddr');
   const hp = parseHostPort("addr", addr);
   if (hp === undefined) return [parseMultiaddr("addr", addr).toString()];
-  if (hp.family === "dns") throw new PulsingRuntimeError(`addr: listen on an IP address, not the host name '${hp.host}'`);
+  if (hp.family === "dns")
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `addr: listen on an IP address, not the host name '${hp.host}'`);
   const wsPort = hp.port === 0 ? 0 : hp.port + 1;
-  if (wsPort > 65_535) throw new PulsingRuntimeError(`addr: port ${hp.port} leaves no room for the WebSocket port ${wsPort}`);
+  if (wsPort > 65_535)
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `addr: port ${hp.port} leaves no room for the WebSocket port ${wsPort}`);
   return [`${hostPart(hp)}/tcp/${hp.port}`, `${hostPart(hp)}/tcp/${wsPort}/ws`];
 }
 
 /** What to dial for a seed, from a runtime that dials `transport`. */
 export function seedAddr(seed: string, transport: "tcp" | "ws"): Multiaddr {
-  if (typeof seed !== "string" || seed.length === 0) throw new PulsingRuntimeError("seeds: expected \"host:port\" or multiaddr strings");
+  if (typeof seed !== "string" || seed.length === 0)
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, 'seeds: expected "host:port" or multiaddr strings');
   const hp = parseHostPort("seeds", seed);
   if (hp === undefined) return parseMultiaddr("seeds", seed);
-  if (hp.port === 0) throw new PulsingRuntimeError(`seeds: '${seed}' has port 0`);
+  if (hp.port === 0) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `seeds: '${seed}' has port 0`);
   return multiaddr(transport === "tcp" ? `${hostPart(hp)}/tcp/${hp.port}` : `${hostPart(hp)}/tcp/${hp.port + 1}/ws`);
 }

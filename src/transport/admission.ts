@@ -1,6 +1,6 @@
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { decode, encode } from "../wire/codec.js";
 
 /**
@@ -31,7 +31,7 @@ export class AdmissionError extends PulsingRuntimeError {
     readonly peer: string,
     readonly byRemote: boolean,
   ) {
-    super(describeRefusal(reason, peer, byRemote));
+    super(ErrorCode.ADMISSION_REFUSED, describeRefusal(reason, peer, byRemote));
   }
 }
 
@@ -130,7 +130,7 @@ export class AdmissionGate {
     const timer = setTimeout(() => {
       if (state!.done) return;
       this.#finish(connection, new AdmissionError("timeout", connection.remotePeer.toString(), false));
-      connection.abort(new PulsingRuntimeError("admission timed out"));
+      connection.abort(new PulsingRuntimeError(ErrorCode.ADMISSION_REFUSED, "admission timed out"));
     }, this.#timeoutMs);
     connection.addEventListener(
       "close",
@@ -209,7 +209,7 @@ export class AdmissionGate {
       await stream.close().catch(() => {});
     } catch {
       this.#finish(connection, new AdmissionError("closed", peer, false));
-      connection.abort(new PulsingRuntimeError("admission failed"));
+      connection.abort(new PulsingRuntimeError(ErrorCode.ADMISSION_REFUSED, "admission failed"));
     }
   }
 
@@ -250,7 +250,7 @@ export class AdmissionGate {
       await stream.close().catch(() => {});
     } catch {
       this.#finish(connection, new AdmissionError("closed", peer, false));
-      connection.abort(new PulsingRuntimeError("admission failed"));
+      connection.abort(new PulsingRuntimeError(ErrorCode.ADMISSION_REFUSED, "admission failed"));
     }
   }
 
@@ -260,12 +260,7 @@ export class AdmissionGate {
    * Tells the peer why, then closes. The reason must be read before the connection goes, so: write it, half-close
    * (flushes), give the peer up to a second to close first, then close.
    */
-  async #refuse(
-    connection: Connection,
-    stream: Stream,
-    lp: ReturnType<typeof lpStream<Stream>>,
-    reason: RefusalReason,
-  ): Promise<void> {
+  async #refuse(connection: Connection, stream: Stream, lp: ReturnType<typeof lpStream<Stream>>, reason: RefusalReason): Promise<void> {
     this.#finish(connection, new AdmissionError(reason, connection.remotePeer.toString(), false));
     try {
       const signal = AbortSignal.timeout(1_000);
@@ -293,7 +288,8 @@ export class AdmissionGate {
 
 function read(bytes: { subarray(): Uint8Array }): Message {
   const value = decode(bytes.subarray());
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PulsingRuntimeError("bad admission message");
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new PulsingRuntimeError(ErrorCode.ADMISSION_REFUSED, "bad admission message");
   return value as Message;
 }
 

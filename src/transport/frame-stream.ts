@@ -1,5 +1,5 @@
 import type { Stream } from "@libp2p/interface";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { FrameReader, type FrameReaderEvents } from "../wire/frame-reader.js";
 import { FrameWriter } from "./frame-writer.js";
 
@@ -29,7 +29,8 @@ export function openFrameStream(
   stream.addEventListener("message", (event) => {
     try {
       for (const part of chunks(event.data)) reader.push(part);
-      if (reader.broken !== undefined) throw new PulsingRuntimeError(`protocol error from node ${peer}: ${reader.broken}`);
+      if (reader.broken !== undefined)
+        throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, `protocol error from node ${peer}: ${reader.broken}`);
     } catch (error) {
       // An exception escaping a 'message' listener would crash the process.
       end(error);

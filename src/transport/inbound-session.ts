@@ -1,7 +1,7 @@
 import type { Connection, Stream } from "@libp2p/interface";
 import { cancelInbound, type CallMode, type InboundCall, type StreamKind } from "../actor/call-types.js";
 import type { StreamControl, StreamSink } from "../actor/stream-control.js";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { nextMacrotask } from "../util/macrotask.js";
 import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
 import type { FrameWriter } from "./frame-writer.js";
@@ -52,7 +52,10 @@ export class InboundSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#writer.close();
-    const reason = new PulsingRuntimeError(`connection to node ${this.peer} lost${cause ? `: ${describe(cause)}` : ""}`);
+    const reason = new PulsingRuntimeError(
+      ErrorCode.CONNECTION_LOST,
+      `connection to node ${this.peer} lost${cause ? `: ${describe(cause)}` : ""}`,
+    );
     for (const call of this.#calls.values()) cancelInbound(call, reason);
     this.#calls.clear();
   }
@@ -79,7 +82,14 @@ export class InboundSession {
     switch (frame.kind) {
       case FrameKind.Call: {
         if (this.#calls.has(frame.id)) {
-          this.#send({ kind: FrameKind.Error, id: frame.id, error: new PulsingRuntimeError(`duplicate call id ${frame.id}`) }, "an error");
+          this.#send(
+            {
+              kind: FrameKind.Error,
+              id: frame.id,
+              error: new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, `duplicate call id ${frame.id}`),
+            },
+            "an error",
+          );
           return;
         }
         const call = new RemoteInboundCall(this, frame.id, frame.method, frame.args, frame.mode, frame.timeout, frame.credit);
@@ -103,7 +113,7 @@ export class InboundSession {
         return;
       }
       case FrameKind.GoAway:
-        this.close(new PulsingRuntimeError(`node ${this.peer} is shutting down: ${frame.reason}`));
+        this.close(new PulsingRuntimeError(ErrorCode.SHUTDOWN, `node ${this.peer} is shutting down: ${frame.reason}`));
         return;
       default:
         this.#ctx.counters.malformedFrames++;
@@ -115,6 +125,7 @@ export class InboundSession {
     const { kind, id } = peekFrameHeader(head);
     if (kind === FrameKind.Call && id !== undefined) {
       const error = new PulsingRuntimeError(
+        ErrorCode.FRAME_TOO_LARGE,
         `the call is ${length} bytes, over the frame limit of ${this.#ctx.maxFrameSize} bytes of node ${this.#ctx.nodeId} (maxFrameSize)`,
       );
       this.#send({ kind: FrameKind.Error, id, error }, "an error");
@@ -158,7 +169,7 @@ export class InboundSession {
         this.#send({ kind: FrameKind.Error, id: frame.id, error }, "an error");
       } else if (frame.kind === FrameKind.Error) {
         // The error itself could not be encoded (e.g. unencodable `details`): send what can be.
-        const plain = new PulsingRuntimeError(describe(frame.error));
+        const plain = new PulsingRuntimeError(ErrorCode.ENCODING, describe(frame.error));
         try {
           this.#writer.write(encodeFrameBody({ kind: FrameKind.Error, id: frame.id, error: plain }, this.#ctx.maxFrameSize, what));
         } catch {

@@ -13,7 +13,7 @@ import type { ActorRef } from "../actor/actor-ref.js";
 import type { CallHandle } from "../actor/call-handle.js";
 import type { CallMode, CallOptions, InboundCall } from "../actor/call-types.js";
 import type { RefDecodeContext } from "../actor/ref-codec.js";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { seedAddr } from "./addresses.js";
 import { AdmissionError, AdmissionGate } from "./admission.js";
 import { isRelayed, RELAYED_ADDR, RELAYED_WEBRTC_ADDR, transportOf, type ConnectionTransport } from "./connection-kind.js";
@@ -281,7 +281,7 @@ export class Mesh {
 
   /** A member was declared dead: what waits on it fails now, with the reason. */
   memberGone(peer: string, why: string): void {
-    this.#links.get(peer)?.close(new PulsingRuntimeError(`node ${peer} is dead (${why})`));
+    this.#links.get(peer)?.close(new PulsingRuntimeError(ErrorCode.NODE_DEAD, `node ${peer} is dead (${why})`));
   }
 
   /** Refuses all traffic with `peers` and drops their connections (how tests cut a node off). */
@@ -301,7 +301,13 @@ export class Mesh {
   readonly #retrySeeds = new EventTarget();
 
   /** Starts a call to an actor on another node. */
-  call(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle {
+  call(
+    target: ActorRef,
+    method: string | undefined,
+    args: readonly unknown[],
+    mode: CallMode,
+    options: CallOptions | undefined,
+  ): CallHandle {
     return this.link(target.actorId.nodeId).call(target, method, args, mode, options);
   }
 
@@ -336,7 +342,7 @@ export class Mesh {
       return;
     }
     if (this.#stopping) {
-      stream.abort(new PulsingRuntimeError("this node is shutting down"));
+      stream.abort(new PulsingRuntimeError(ErrorCode.SHUTDOWN, "this node is shutting down"));
       return;
     }
     const session = new InboundSession(this.#ctx, stream, connection);

@@ -3,7 +3,7 @@ import type { ActorRef } from "../actor/actor-ref.js";
 import { CallHandle, FailedCall } from "../actor/call-handle.js";
 import type { CallMode, CallOptions } from "../actor/call-types.js";
 import { SYSTEM_ACTOR_LOCAL_ID } from "../actor/system-actor.js";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
 import { nextMacrotask } from "../util/macrotask.js";
 import { isRelayed } from "./connection-kind.js";
@@ -76,9 +76,20 @@ export class PeerLink {
   }
 
   /** Starts a call to `target` (an actor on this link's peer). */
-  call(target: ActorRef, method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle {
+  call(
+    target: ActorRef,
+    method: string | undefined,
+    args: readonly unknown[],
+    mode: CallMode,
+    options: CallOptions | undefined,
+  ): CallHandle {
     if (this.#closed) {
-      return new FailedCall(mode, target, method, new PulsingRuntimeError(`cannot call node ${this.peer}: this node is shutting down`));
+      return new FailedCall(
+        mode,
+        target,
+        method,
+        new PulsingRuntimeError(ErrorCode.SHUTDOWN, `cannot call node ${this.peer}: this node is shutting down`),
+      );
     }
     const localId = target.actorId.localId;
     const what = "args";
@@ -184,7 +195,7 @@ export class PeerLink {
       }
     }
     if (this.#closed) {
-      stream?.abort(new PulsingRuntimeError("shutting down"));
+      stream?.abort(new PulsingRuntimeError(ErrorCode.SHUTDOWN, "shutting down"));
       return;
     }
     if (stream === undefined) {
@@ -200,7 +211,16 @@ export class PeerLink {
   /** Pings the peer's system actor on `route`: true once answered (the peer has read all written before it). */
   #barrier(route: Route): Promise<boolean> {
     const id = this.#nextId++;
-    const frame: Frame = { kind: FrameKind.Call, id, to: SYSTEM_ACTOR_LOCAL_ID, method: "ping", args: [], mode: "ask", timeout: 0, credit: 0 };
+    const frame: Frame = {
+      kind: FrameKind.Call,
+      id,
+      to: SYSTEM_ACTOR_LOCAL_ID,
+      method: "ping",
+      args: [],
+      mode: "ask",
+      timeout: 0,
+      credit: 0,
+    };
     return new Promise((resolve) => {
       const done = (answered: boolean): void => {
         clearTimeout(timer);
@@ -228,7 +248,8 @@ export class PeerLink {
     nextMacrotask(() => {
       route.writer.close();
       void route.stream.close({ signal: AbortSignal.timeout(2_000) }).catch(() => {
-        if (route.stream.status === "open") route.stream.abort(new PulsingRuntimeError("moved to a direct connection"));
+        if (route.stream.status === "open")
+          route.stream.abort(new PulsingRuntimeError(ErrorCode.CONNECTION_LOST, "moved to a direct connection"));
       });
     });
   }
@@ -265,7 +286,7 @@ export class PeerLink {
         this.#ctx.report("could not send a control frame", error);
       }
     }
-    this.close(new PulsingRuntimeError(`this node is shutting down (${reason})`), true);
+    this.close(new PulsingRuntimeError(ErrorCode.SHUTDOWN, `this node is shutting down (${reason})`), true);
     if (route === undefined) return;
     await new Promise<void>((resolve) => nextMacrotask(resolve)); // the writer flushes the GoAway frame
     route.writer.close();
@@ -299,17 +320,19 @@ export class PeerLink {
     try {
       connection = await this.#ctx.dial(this.peer, AbortSignal.timeout(10_000));
       if (connection.remotePeer.toString() !== this.peer) {
-        throw new PulsingRuntimeError(`dialing it reached node ${connection.remotePeer.toString()} instead`);
+        throw new PulsingRuntimeError(ErrorCode.NODE_UNREACHABLE, `dialing it reached node ${connection.remotePeer.toString()} instead`);
       }
       stream = await connection.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000), runOnLimitedConnection: true });
     } catch (error) {
       const reason = error instanceof PulsingRuntimeError ? error.message : describe(error);
-      const failure = new PulsingRuntimeError(`cannot reach node ${this.peer}: ${reason}`, error);
+      // A refusal (admission) keeps its code; anything else is a dial that did not get through.
+      const code = error instanceof PulsingRuntimeError && error.code !== ErrorCode.UNSPECIFIED ? error.code : ErrorCode.NODE_UNREACHABLE;
+      const failure = new PulsingRuntimeError(code, `cannot reach node ${this.peer}: ${reason}`, error);
       this.close(failure);
       return;
     }
     if (this.#closed) {
-      stream.abort(new PulsingRuntimeError("shutting down"));
+      stream.abort(new PulsingRuntimeError(ErrorCode.SHUTDOWN, "shutting down"));
       return;
     }
     this.#attach(stream, connection);
@@ -344,7 +367,11 @@ export class PeerLink {
   }
 
   #lost(route: Route, cause: unknown): void {
-    const error = new PulsingRuntimeError(`connection to node ${this.peer} lost${cause ? `: ${describe(cause)}` : ""}`, cause);
+    const error = new PulsingRuntimeError(
+      ErrorCode.CONNECTION_LOST,
+      `connection to node ${this.peer} lost${cause ? `: ${describe(cause)}` : ""}`,
+      cause,
+    );
     if (this.#retired.delete(route)) {
       // A stream left for a direct one: only the calls still finishing on it fail.
       for (const id of route.calls) this.#pending.get(id)?.settleError(error);
@@ -389,7 +416,7 @@ export class PeerLink {
         this.#pending.get(frame.id)?.end();
         return;
       case FrameKind.GoAway:
-        this.close(new PulsingRuntimeError(`node ${this.peer} is shutting down: ${frame.reason}`));
+        this.close(new PulsingRuntimeError(ErrorCode.SHUTDOWN, `node ${this.peer} is shutting down: ${frame.reason}`));
         return;
       default:
         this.#ctx.counters.malformedFrames++;
@@ -401,6 +428,7 @@ export class PeerLink {
     this.#ctx.counters.oversizedFrames++;
     const { id } = peekFrameHeader(head);
     const error = new PulsingRuntimeError(
+      ErrorCode.FRAME_TOO_LARGE,
       `a reply from node ${this.peer} is ${length} bytes, over this node's frame limit of ${this.#ctx.maxFrameSize} bytes (maxFrameSize)`,
     );
     if (id !== undefined) this.#pending.get(id)?.settleError(error);
@@ -434,7 +462,7 @@ class RemoteCall extends CallHandle {
 }
 
 function asError(value: unknown): Error {
-  return value instanceof Error ? value : new PulsingRuntimeError(`remote error: ${String(value)}`);
+  return value instanceof Error ? value : new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, `remote error: ${String(value)}`);
 }
 
 export function describe(error: unknown): string {

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { decode, encode, type DecodeContext } from "../wire/codec.js";
 import { varintLength, writeVarint } from "../wire/frame-reader.js";
 import { frameFromWire, frameToWire, FrameError, type Frame } from "../wire/frames.js";
@@ -14,6 +14,7 @@ export function encodeFrameBody(frame: Frame, maxFrameSize: number, what: string
   const body = encode(frameToWire(frame), what);
   if (body.byteLength > maxFrameSize) {
     throw new PulsingRuntimeError(
+      ErrorCode.FRAME_TOO_LARGE,
       `${what} take ${body.byteLength} bytes encoded, over the frame limit of ${maxFrameSize} bytes (maxFrameSize)`,
     );
   }

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 
 /**
  * Checks an options object against the keys it may have, so a misspelt option fails loudly
@@ -7,12 +7,13 @@ import { PulsingRuntimeError } from "../errors/errors.js";
 export function checkOptionKeys(where: string, options: unknown, allowed: readonly string[]): void {
   if (options === undefined || options === null) return;
   if (typeof options !== "object" || Array.isArray(options)) {
-    throw new PulsingRuntimeError(`${where}: options must be an object, got ${typeName(options)}`);
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `${where}: options must be an object, got ${typeName(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (allowed.includes(key)) continue;
     const hint = closest(key, allowed);
     throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
       `${where}: unknown option '${key}'${hint ? `; did you mean '${hint}'?` : ""} (allowed: ${allowed.join(", ")})`,
     );
   }
@@ -28,7 +29,10 @@ export function typeName(value: unknown): string {
 export function optionalDuration(where: string, name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new PulsingRuntimeError(`${where}: '${name}' must be a non-negative number of milliseconds, got ${show(value)}`);
+    throw new PulsingRuntimeError(
+      ErrorCode.INVALID_OPTION,
+      `${where}: '${name}' must be a non-negative number of milliseconds, got ${show(value)}`,
+    );
   }
   return value;
 }
@@ -36,20 +40,22 @@ export function optionalDuration(where: string, name: string, value: unknown): n
 export function optionalInteger(where: string, name: string, value: unknown, min: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw new PulsingRuntimeError(`${where}: '${name}' must be an integer ≥ ${min}, got ${show(value)}`);
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `${where}: '${name}' must be an integer ≥ ${min}, got ${show(value)}`);
   }
   return value;
 }
 
 export function optionalBoolean(where: string, name: string, value: unknown): boolean | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "boolean") throw new PulsingRuntimeError(`${where}: '${name}' must be a boolean, got ${show(value)}`);
+  if (typeof value !== "boolean")
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `${where}: '${name}' must be a boolean, got ${show(value)}`);
   return value;
 }
 
 export function optionalString(where: string, name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "string") throw new PulsingRuntimeError(`${where}: '${name}' must be a string, got ${show(value)}`);
+  if (typeof value !== "string")
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `${where}: '${name}' must be a string, got ${show(value)}`);
   return value;
 }
 

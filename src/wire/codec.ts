@@ -1,5 +1,5 @@
 import { Packr, Unpackr, addExtension } from "msgpackr";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { MsgpackScanError, scanMsgpack, type ScanLimits } from "./msgpack-scan.js";
 import { findUnencodable } from "./unencodable.js";
 import { errorFromWire, errorToWire } from "../errors/wire-error.js";
@@ -86,8 +86,8 @@ export function encode(value: unknown, what = "value"): Uint8Array {
   } catch (error) {
     if (error instanceof PulsingRuntimeError) throw error;
     const found = findUnencodable(value, what);
-    if (found !== undefined) throw new PulsingRuntimeError(`cannot encode ${found.path}: ${found.reason}`);
-    throw new PulsingRuntimeError(`cannot encode ${what}: ${(error as Error).message}`, error);
+    if (found !== undefined) throw new PulsingRuntimeError(ErrorCode.ENCODING, `cannot encode ${found.path}: ${found.reason}`);
+    throw new PulsingRuntimeError(ErrorCode.ENCODING, `cannot encode ${what}: ${(error as Error).message}`, error);
   }
 }
 
@@ -99,7 +99,7 @@ export function decode(bytes: Uint8Array, context?: DecodeContext): unknown {
   try {
     scanMsgpack(bytes, limits);
   } catch (error) {
-    throw new PulsingRuntimeError(`malformed frame: ${(error as Error).message}`);
+    throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, `malformed frame: ${(error as Error).message}`);
   }
   const previous = currentDecodeContext;
   currentDecodeContext = context;
@@ -107,7 +107,7 @@ export function decode(bytes: Uint8Array, context?: DecodeContext): unknown {
     return unpackr.unpack(bytes);
   } catch (error) {
     if (error instanceof PulsingRuntimeError) throw error;
-    throw new PulsingRuntimeError(`malformed frame: ${(error as Error).message}`);
+    throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, `malformed frame: ${(error as Error).message}`);
   } finally {
     currentDecodeContext = previous;
   }

@@ -1,4 +1,4 @@
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 
 /**
  * The frames of the Pulsing wire protocol (`/pulsing/rpc/1.0.0`), as arrays: `[kind, …fields]`.
@@ -47,7 +47,7 @@ export class FrameError extends PulsingRuntimeError {
     message: string,
     readonly id: number | undefined,
   ) {
-    super(message);
+    super(ErrorCode.PROTOCOL_ERROR, message);
   }
 }
 
@@ -100,7 +100,16 @@ export function frameFromWire(value: unknown): Frame {
       if (modeName === undefined) malformed(kind, id, "bad mode");
       if (!isCount(timeout)) malformed(kind, id, "bad timeout");
       if (!isCount(credit)) malformed(kind, id, "bad credit");
-      return { kind, id: id!, to: to as number, method: (method as string | null) ?? undefined, args: args as unknown[], mode: modeName!, timeout: timeout as number, credit: credit as number };
+      return {
+        kind,
+        id: id!,
+        to: to as number,
+        method: (method as string | null) ?? undefined,
+        args: args as unknown[],
+        mode: modeName!,
+        timeout: timeout as number,
+        credit: credit as number,
+      };
     }
     case FrameKind.Tell: {
       const [, to, method, args] = value;
