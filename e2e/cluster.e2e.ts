@@ -1,45 +1,23 @@
 /**
  * One cluster of a Node seed, three browser tabs (separate browser contexts) and a Deno node: the same actor code
- * everywhere, every one a full member.
+ * everywhere, every one a full member. The cluster is built once (worker-scoped fixtures, e2e/fixtures.ts) and the
+ * tests build on each other (an actor one spawns, a tab one closes), so they run in order.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import type { Browser } from "playwright-core";
 import * as pul from "pulsing";
-import { hostDemoActors } from "../examples/demo-actors.js";
-import { startSeed, type Seed } from "../src/node/index.js";
+import { startSeed } from "../src/node/index.js";
 import { eventually } from "../test/helpers.js";
-import { launchChromium, openTab, startDenoNode, type DenoNode, type Tab } from "./harness.js";
+import { test } from "./fixtures.js";
 
-const DASHBOARD = fileURLToPath(new URL("../dist/demo", import.meta.url));
 /** The failure-detection bound (3 s on loopback), with slack for a loaded 2-core machine running a browser. */
 const DETECTION_BOUND_MS = 4_000;
 
 type PageGlobals = { pul: typeof pul; system: pul.ActorSystem };
 
-describe("browser tabs, Deno and Node in one cluster", () => {
-  let seed: Seed;
-  let browser: Browser;
-  let deno: DenoNode;
-  const tabs: Tab[] = [];
+test.describe("browser tabs, Deno and Node in one cluster", () => {
+  test.describe.configure({ mode: "serial" });
 
-  before(async () => {
-    seed = await startSeed({ addr: "127.0.0.1:0", dashboard: { root: DASHBOARD, port: 0, host: "127.0.0.1" } });
-    await hostDemoActors(seed.system);
-    browser = await launchChromium();
-    for (let i = 0; i < 3; i++) tabs.push(await openTab(browser, seed.url!));
-    const tcp = seed.system.addrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && !a.includes("/ws"))!;
-    deno = await startDenoNode({ seeds: [tcp] });
-  });
-
-  after(async () => {
-    await deno?.stop();
-    await browser?.close();
-    await seed?.stop();
-  });
-
-  it("every node sees every member, with its runtime", async () => {
+  test("every node sees every member, with its runtime", async ({ seed, tabs, deno }) => {
     const expected = [seed.system.nodeId, deno.nodeId, ...tabs.map((t) => t.nodeId)].sort();
     await eventually(async () => {
       const view = seed.system.members();
@@ -57,7 +35,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     }, 20_000, 100);
   });
 
-  it("a tab can be dialed once init() returns: it holds a relay reservation and a WebRTC address", async () => {
+  test("a tab can be dialed once init() returns: it holds a relay reservation and a WebRTC address", async ({ seed, tabs, deno }) => {
     for (const tab of tabs) {
       const addrs = await tab.page.evaluate(() => (globalThis as unknown as { addrsAtInit: string[] }).addrsAtInit);
       assert.ok(addrs.some((a) => /\/p2p-circuit\/p2p\//.test(a)), `tab ${tab.nodeId} had no relayed address at init: ${JSON.stringify(addrs)}`);
@@ -69,7 +47,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     }
   });
 
-  it("tab A spawns a named actor; tab B and the Deno node resolve and call it", async () => {
+  test("tab A spawns a named actor; tab B and the Deno node resolve and call it", async ({ seed, tabs, deno }) => {
     await tabs[0]!.page.evaluate(async () => {
       const { pul } = globalThis as unknown as PageGlobals;
       const Counter = pul.remote(
@@ -96,7 +74,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     assert.equal(fromDeno.nodeId, tabs[0]!.nodeId);
   });
 
-  it("Node calls an actor hosted in a tab, and a tab calls the Deno node", async () => {
+  test("Node calls an actor hosted in a tab, and a tab calls the Deno node", async ({ seed, tabs, deno }) => {
     const ref = await seed.system.resolve("e2e/tab-counter", { timeout: 10_000 });
     assert.equal(ref.actorId.nodeId, tabs[0]!.nodeId);
     assert.equal(await ref.asAny().incr(), 3);
@@ -107,7 +85,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     assert.equal((fromTab as { runtime: string }).runtime, "deno");
   });
 
-  it("streams flow tab→Node and tab→tab with backpressure", async () => {
+  test("streams flow tab→Node and tab→tab with backpressure", async ({ seed, tabs, deno }) => {
     await tabs[0]!.page.evaluate(async () => {
       const { pul } = globalThis as unknown as PageGlobals;
       const Source = pul.remote(
@@ -155,7 +133,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     assert.ok(result.ahead <= 1 + 4 + 1, `the producer ran ${result.ahead} items ahead of a reader with a window of 4`);
   });
 
-  it("tabs talk to each other over direct WebRTC", async () => {
+  test("tabs talk to each other over direct WebRTC", async ({ seed, tabs, deno }) => {
     await tabs[2]!.page.evaluate(async () => {
       const { system } = globalThis as unknown as PageGlobals;
       await (await system.resolve("e2e/tab-counter", { timeout: 10_000 })).asAny().incr();
@@ -181,7 +159,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     assert.ok(rtt < 50, `tab↔tab median RTT ${rtt} ms`);
   });
 
-  it("the dashboard shows every member and the message rates move", async () => {
+  test("the dashboard shows every member and the message rates move", async ({ seed, tabs, deno }, testInfo) => {
     const page = tabs[0]!.page;
     const everyone = [seed.system.nodeId, deno.nodeId, ...tabs.map((t) => t.nodeId)].sort();
     await eventually(async () => {
@@ -224,7 +202,8 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     }, 10_000, 100);
 
     await page.evaluate(() => window.scrollTo(0, 0));
-    const shot = await page.screenshot({ path: "test-results/dashboard.png" });
+    const shot = await page.screenshot({ path: testInfo.outputPath("dashboard.png") });
+    await testInfo.attach("dashboard", { body: shot, contentType: "image/png" });
     // Look at the picture itself: decoded in the page, it must be a busy image (graph, chart, panels), not blank.
     const content = await page.evaluate(async (b64) => {
       const image = new Image();
@@ -251,7 +230,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     assert.ok(content.ink > 0.05, `the screenshot is ${(content.ink * 100).toFixed(1)} % non-background`);
   });
 
-  it("closing a tab marks it dead everywhere within the bound and its names disappear", async () => {
+  test("closing a tab marks it dead everywhere within the bound and its names disappear", async ({ seed, tabs, deno }) => {
     const closing = tabs.pop()!;
     await closing.page.evaluate(async () => {
       const { pul } = globalThis as unknown as PageGlobals;
@@ -259,7 +238,8 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     });
     await eventually(async () => assert.ok(await seed.system.hasActor("e2e/leaving"), "await seed.system.hasActor(\"e2e/leaving\")"), 10_000);
     const t = Date.now();
-    await closing.page.context().close();
+    // The page, not its context: closing a context first saves its part of the trace, which would count here.
+    await closing.page.close();
     await eventually(async () => {
       assert.equal(seed.system.members().find((m) => m.nodeId === closing.nodeId)?.status, "dead");
       const seenByTab = await tabs[0]!.page.evaluate(
@@ -274,7 +254,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     assert.equal(await seed.system.hasActor("e2e/leaving"), false);
   });
 
-  it("a tab with a wrong or missing secret is refused by a protected cluster", async () => {
+  test("a tab with a wrong or missing secret is refused by a protected cluster", async ({ seed, tabs, deno }) => {
     const guarded = await startSeed({ addr: "127.0.0.1:0", passphrase: "right secret" });
     try {
       const seeds = guarded.wsAddrs;
@@ -305,7 +285,7 @@ describe("browser tabs, Deno and Node in one cluster", () => {
     }
   });
 
-  it("calls that went relayed move to direct WebRTC under load, losing and reordering nothing", async () => {
+  test("calls that went relayed move to direct WebRTC under load, losing and reordering nothing", async ({ seed, tabs, deno }) => {
     // A second system in each of two tabs: `directWaitMs: 0` sends first calls over the relay at once, and
     // `targetPeers: 1` keeps membership from dialing the other tab directly beforehand, so the move happens every time.
     type MoveGlobals = PageGlobals & { moveSystem: pul.ActorSystem };

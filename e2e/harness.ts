@@ -1,27 +1,19 @@
-/** Browsers, tabs and a Deno node for the e2e tests. */
+/**
+ * Browsers, tabs and a Deno node: the plain harness under the e2e tests' Playwright fixtures (e2e/fixtures.ts) and
+ * the browser benchmark (bench/browser.ts, which launches its own Chromium with `launchChromium`).
+ */
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { spawnLineProcess } from "../test/cluster/line-process.js";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./chromium.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DENO = fileURLToPath(new URL("../.cache/deno/node_modules/.bin/deno", import.meta.url));
 
 /** Debian's Chromium, headless, with the flags this machine needs (no background networking). */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
 }
 
 export interface Tab {
@@ -35,12 +27,15 @@ export interface Tab {
 export async function openTab(browser: Browser, url: string, timeoutMs = 30_000): Promise<Tab> {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
-  // Functions passed to page.evaluate from tsx-compiled code refer to esbuild's __name helper.
+  // Functions passed to page.evaluate from tsx-compiled code (the bench) refer to esbuild's __name helper.
+  // (Playwright Test's Babel transform, under the e2e tests, emits no such helper: harmless there.)
   await page.addInitScript({ content: "globalThis.__name = (f) => f;" });
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   await page.goto(url);
-  await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: timeoutMs });
+  await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: timeoutMs }).catch((error: unknown) => {
+    throw new Error(`the dashboard tab did not join within ${timeoutMs} ms; page errors: ${JSON.stringify(errors)}`, { cause: error });
+  });
   const nodeId = await page.evaluate(() => (globalThis as unknown as { system: { nodeId: string } }).system.nodeId);
   return { page, nodeId, errors };
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The browser end-to-end tests: a Node seed, several Chromium tabs (separate browser contexts, driven by
- * playwright-core) and a Deno node in one cluster.
+ * The browser end-to-end tests: a Node seed, several Chromium tabs (separate browser contexts) and a Deno node in
+ * one cluster, run by Playwright Test (playwright.config.ts: Debian's chromium, list + HTML reporters, a trace kept
+ * for a failed test under e2e-results/, the HTML report in e2e-report/).
  *
  * Prepares what they need, installing it when missing: Debian's `chromium` (apt-get, as root), the Deno runtime
  * (the `deno` npm package, into .cache/deno), the package build (Deno runs dist/) and the dashboard build.
@@ -9,12 +10,16 @@
  * loopback alone), so as root the tests run inside a private network namespace with a veth pair: nothing
  * leaves it.
  *
- *   node e2e/run.mjs              prepare, then run e2e/*.e2e.ts
+ *   node e2e/run.mjs              prepare, then run e2e/*.e2e.ts (`playwright test`)
  *   node e2e/run.mjs --no-netns   run on the host network (WebRTC may then fall back to relayed)
  *   node e2e/run.mjs --bench      prepare, then run the browser benchmark (bench/browser.ts) instead of the tests
+ *   node e2e/run.mjs <args>       any other argument goes to `playwright test` (`--trace on`, `--reporter dot`, …;
+ *                                 npm run test:e2e -- --trace on)
+ *
+ * After a build, `npx playwright test` runs the same tests directly, on the host network.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -24,6 +29,9 @@ const denoDir = join(root, ".cache/deno");
 const denoBin = join(denoDir, "node_modules/.bin/deno");
 const inNamespace = process.env.PULSING_E2E_NETNS === "1";
 const args = process.argv.slice(2);
+const OWN_FLAGS = ["--no-netns", "--bench"];
+const ownArgs = args.filter((a) => OWN_FLAGS.includes(a));
+const playwrightArgs = args.filter((a) => !OWN_FLAGS.includes(a) && a !== "--");
 
 const step = (what) => console.log(`› ${what}`);
 const run = (cmd, cmdArgs, options = {}) => {
@@ -56,7 +64,7 @@ if (!inNamespace) {
   step("building the dashboard (vite)");
   run(process.execPath, [join(root, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "warn"]);
 
-  const wantNetns = !args.includes("--no-netns");
+  const wantNetns = !ownArgs.includes("--no-netns");
   const canNetns = isRoot && hasCommand("unshare") && hasCommand("ip");
   if (wantNetns && canNetns) {
     step("re-running inside a private network namespace (veth pair 10.77.0.1 ⇄ 10.77.0.2)");
@@ -69,7 +77,7 @@ if (!inNamespace) {
       "ip link set v0 up",
       "ip link set v1 up",
       "ip route add default dev v0",
-      `exec "${process.execPath}" "${join(root, "e2e/run.mjs")}" ${args.map((a) => `'${a}'`).join(" ")}`,
+      `exec "${process.execPath}" "${join(root, "e2e/run.mjs")}" ${args.map(shellQuote).join(" ")}`,
     ].join("; ");
     run("unshare", ["-n", "bash", "-c", script], { env: { ...process.env, PULSING_E2E_NETNS: "1" } });
     process.exit(0);
@@ -77,27 +85,14 @@ if (!inNamespace) {
   if (wantNetns) console.warn("! not root or no unshare/ip: running on the host network; tab↔tab WebRTC may not connect");
 }
 
-if (args.includes("--bench")) {
+if (ownArgs.includes("--bench")) {
   step("browser benchmark");
   run(process.execPath, ["--conditions=pulsing-source", "--import", "tsx", join(root, "bench/browser-main.ts")]);
   process.exit(0);
 }
 
-const files = readdirSync(join(root, "e2e"))
-  .filter((f) => f.endsWith(".e2e.ts"))
-  .map((f) => join("e2e", f))
-  .sort();
-step(`${files.length} e2e test files`);
-run(process.execPath, [
-  "--conditions=pulsing-source",
-  "--import",
-  "tsx",
-  "--test",
-  "--test-concurrency=1",
-  "--test-timeout=180000",
-  `--test-reporter=${process.env.TEST_REPORTER ?? "spec"}`,
-  ...files,
-]);
+step("browser end-to-end tests (playwright test)");
+run(process.execPath, [join(root, "node_modules/@playwright/test/cli.js"), "test", ...playwrightArgs]);
 
 function hasCommand(name) {
   try {
@@ -106,4 +101,8 @@ function hasCommand(name) {
   } catch {
     return false;
   }
+}
+
+function shellQuote(arg) {
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
 }

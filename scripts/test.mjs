@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm test`: type-check everything (the type-level tests in test/types are compile-time assertions), run the
- * test files with Node's test runner on the TypeScript sources, then the browser end-to-end tests (e2e/run.mjs,
- * which installs Debian chromium and the Deno runtime when they are missing).
+ * test files with Node's test runner on the TypeScript sources, then the browser end-to-end tests (e2e/run.mjs:
+ * Playwright Test, after installing Debian chromium and the Deno runtime when they are missing).
  *
  *   npm test                        all of it
  *   npm test -- --unit              without the browser end-to-end tests (npm run test:unit)
@@ -34,7 +34,10 @@ console.log("› type-check (tsc)");
 run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"]);
 
 // The runner's timeout also bounds each file as a whole: files whose own deadlines are longer run on their own.
-const LONG_FILES = new Map([["test/scale.test.ts", 300_000]]);
+const LONG_FILES = new Map([
+  ["test/scale.test.ts", 300_000],
+  ["test/package-install.test.ts", 600_000], // npm pack + a plain npm install of the tarball: 1–3 min on 2 busy cores
+]);
 const runTests = (list, timeoutMs) =>
   run(process.execPath, [
     "--conditions=pulsing-source",
@@ -53,6 +56,6 @@ if (regular.length > 0) runTests(regular, 120_000);
 for (const file of files.filter((file) => LONG_FILES.has(file))) runTests([file], LONG_FILES.get(file));
 
 if (!unitOnly && requested.length === 0) {
-  console.log("› browser end-to-end tests (e2e/run.mjs)");
+  console.log("› browser end-to-end tests (e2e/run.mjs: Playwright Test)");
   run(process.execPath, [join(root, "e2e/run.mjs")]);
 }

@@ -5,6 +5,8 @@
  *   pulsing seed [--addr 0.0.0.0:8000] [--passphrase S] [--http 8080] [--dashboard DIR] [--seeds A,B] [--key FILE]
  *   pulsing inspect members|actors|metrics --seeds ADDR [--passphrase S] [--json]
  */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as pul from "../index.js";
 import { loadOrCreatePrivateKey } from "./identity.js";
@@ -131,8 +133,18 @@ function waitForSignal(): Promise<void> {
   });
 }
 
-// Run when executed (as the `pulsing` bin or with tsx), not when imported.
-if (process.argv[1] !== undefined && /cli\.(ts|js)$/.test(process.argv[1])) {
+/** This module is the program: run directly, with tsx, or as the `pulsing` bin (a symlink in node_modules/.bin). */
+function isMain(argv1: string | undefined): boolean {
+  if (argv1 === undefined) return false;
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return /cli\.(ts|js)$/.test(argv1);
+  }
+}
+
+// Run when executed, not when imported.
+if (isMain(process.argv[1])) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {

@@ -1,5 +1,6 @@
 import { SyncContextStore } from "../actor/context-store.js";
-import { PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
+import { leaveInitChannelToDialer } from "../transport/webrtc-init-channel.js";
 import type { Platform } from "./platform.js";
 
 /**
@@ -11,7 +12,7 @@ export const platform: Platform = {
   runtime: "browser",
   createContextStore: () => new SyncContextStore(),
   transports: async ({ addr, webrtc }) => {
-    if (addr !== undefined) throw new PulsingRuntimeError("a browser node cannot listen on an address: give it only 'seeds'");
+    if (addr !== undefined) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "a browser node cannot listen on an address: give it only 'seeds'");
     const [{ webSockets }, { webRTC }, { circuitRelayTransport }] = await Promise.all([
       import("@libp2p/websockets"),
       import("@libp2p/webrtc"),
@@ -20,7 +21,8 @@ export const platform: Platform = {
     return {
       transports: [
         webSockets(),
-        ...(webrtc ? [webRTC({ rtcConfiguration: { iceServers: [] } })] : []),
+        // leaveInitChannelToDialer: a race in @libp2p/webrtc 6.0.x that stalled one direct dial in six, worked around
+        ...(webrtc ? [leaveInitChannelToDialer(webRTC({ rtcConfiguration: { iceServers: [] } }))] : []),
         circuitRelayTransport({ reservationConcurrency: 2 }),
       ],
       listen: webrtc ? ["/p2p-circuit", "/webrtc"] : ["/p2p-circuit"],
