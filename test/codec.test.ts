@@ -33,12 +33,20 @@ describe("wire codec", () => {
     assert.ok(back.error instanceof pul.PulsingBusinessError, "back.error instanceof pul.PulsingBusinessError");
     assert.equal(back.error.code, "E42");
     assert.deepEqual(back.error.details, { why: ["x"] });
-    assert.equal(back.error.stack, error.stack);
+    // Stacks stay home unless asked for (they show a node's file paths to whoever called it).
+    assert.equal(back.error.stack, "PulsingBusinessError: bad", "no stack by default");
+    const withStack = decode(encode({ error }, "value", { errorStacks: true })) as { error: pul.PulsingBusinessError };
+    assert.equal(withStack.error.stack, error.stack);
     const wrapped = new pul.PulsingActorError("TypeError: x", "actor-a", new TypeError("x"));
     const again = decode(encode(wrapped)) as pul.PulsingActorError;
     assert.ok(again instanceof pul.PulsingActorError, "again instanceof pul.PulsingActorError");
     assert.equal(again.actorName, "actor-a");
     assert.ok(again.cause instanceof TypeError, "again.cause instanceof TypeError");
+    const coded = decode(encode(new pul.PulsingRuntimeError(pul.ErrorCode.NODE_DEAD, "gone"))) as pul.PulsingRuntimeError;
+    assert.ok(coded instanceof pul.PulsingRuntimeError, "a runtime error stays one");
+    assert.equal(coded.code, "NODE_DEAD", "and keeps its code");
+    const plain = decode(encode(new pul.PulsingRuntimeError("no code"))) as pul.PulsingRuntimeError;
+    assert.equal(plain.code, "UNSPECIFIED");
     const custom = Object.assign(new Error("odd"), { name: "MyError", code: "E_ODD" });
     const c = decode(encode(custom)) as Error & { code: string };
     assert.equal(c.name, "MyError");

@@ -9,12 +9,19 @@ export interface StreamSink {
   item(value: unknown): void;
   end(): void;
   fail(error: unknown): void;
+  /**
+   * A promise while the sink cannot take more for now (e.g. the network is behind): the producer waits for it
+   * before its next item, whatever credit it holds. Undefined when it can take more.
+   */
+  blocked?(): Promise<void> | undefined;
 }
 
 /** How a consumer steers a producer. */
 export interface StreamControl {
   /** Grants `n` more items. */
   credit(n: number): void;
+  /** Items granted and not yet produced (producers report it, so a receiver of credit can bound it). */
+  readonly outstandingCredit?: number;
   /** Stops the producer; no more items are wanted. */
   cancel(reason?: unknown): void;
 }

@@ -1,3 +1,4 @@
+import { nextMacrotask } from "../util/macrotask.js";
 import type { StreamControl, StreamSink } from "./stream-control.js";
 
 type AnyIterator = AsyncIterator<unknown> | Iterator<unknown>;
@@ -7,6 +8,14 @@ type Step = IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
 export type Stepper = (iterator: AnyIterator) => Step;
 
 const plainStep: Stepper = (iterator) => iterator.next();
+
+/**
+ * Items a pump produces from a synchronous iterator before it lets other work run (a macrotask): with plenty of
+ * credit, a generator that never awaits would otherwise keep the thread until its credit ran out.
+ */
+const STEPS_BEFORE_YIELD = 256;
+
+const yieldToOthers = (): Promise<void> => new Promise((resolve) => nextMacrotask(resolve));
 
 /** How a pump finished: the iterator ended, the consumer cancelled, or the iterator threw (the pump does not
  * write the error to the sink: its owner decides what the caller sees). */
@@ -42,6 +51,11 @@ export class StreamPump implements StreamControl {
     return this.#finished;
   }
 
+  /** Items granted and not yet produced. */
+  get outstandingCredit(): number {
+    return this.#credit;
+  }
+
   /** Starts producing into `sink` (credit granted before this accumulates). */
   start(sink: StreamSink): void {
     this.#sink = sink;
@@ -68,8 +82,17 @@ export class StreamPump implements StreamControl {
 
   async #run(): Promise<void> {
     this.#running = true;
+    let steps = 0;
     try {
       while (this.#credit > 0 && !this.#finished) {
+        const blocked = this.#sink!.blocked?.();
+        if (blocked !== undefined) {
+          await blocked;
+          if (this.#finished) return;
+        } else if (++steps % STEPS_BEFORE_YIELD === 0) {
+          await yieldToOthers();
+          if (this.#finished) return;
+        }
         let step = this.#step(this.#iterator);
         if (isPromiseLike(step)) step = await step;
         if (this.#finished) return;

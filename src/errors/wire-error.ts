@@ -58,9 +58,13 @@ const REBUILD: Record<string, Rebuild> = Object.assign(Object.create(null) as Re
 /** Fields each Pulsing class carries across the wire, beyond name, message, stack and cause. */
 const PULSING_FIELDS = ["actorName", "code", "details", "error", "recoverable", "operation", "durationMs"] as const;
 
-export function errorToWire(error: Error, depth = 0): WireError {
+/**
+ * An error as plain data. Its stack (file paths, code structure) goes only with `stacks`: a development option,
+ * since it tells any caller about the node's internals.
+ */
+export function errorToWire(error: Error, stacks = false, depth = 0): WireError {
   const wire: WireError = { n: safeName(error), m: String(error.message ?? "") };
-  if (typeof error.stack === "string") wire.s = error.stack.slice(0, MAX_STACK_LENGTH);
+  if (stacks && typeof error.stack === "string") wire.s = error.stack.slice(0, MAX_STACK_LENGTH);
   const fields: Record<string, unknown> = {};
   let any = false;
   if (error instanceof PulsingError) {
@@ -84,7 +88,7 @@ export function errorToWire(error: Error, depth = 0): WireError {
   if ("cause" in error && error.cause !== undefined) {
     const cause = error.cause;
     if (cause instanceof Error) {
-      if (depth < MAX_CAUSE_DEPTH) wire.c = errorToWire(cause, depth + 1);
+      if (depth < MAX_CAUSE_DEPTH) wire.c = errorToWire(cause, stacks, depth + 1);
     } else if (cause === null || ["string", "number", "boolean"].includes(typeof cause)) {
       wire.c = cause;
     } else {
@@ -114,9 +118,9 @@ export function errorFromWire(data: unknown, depth = 0): Error {
       }
     }
   }
-  if (typeof wire.s === "string") {
-    Object.defineProperty(error, "stack", { value: wire.s, writable: true, configurable: true, enumerable: false });
-  }
+  // Without the sender's stack, no stack: the frames of the decoder here would only mislead.
+  const stack = typeof wire.s === "string" ? wire.s : `${name}: ${message}`;
+  Object.defineProperty(error, "stack", { value: stack, writable: true, configurable: true, enumerable: false });
   if ("c" in wire && wire.c !== undefined) {
     const cause = typeof wire.c === "object" && wire.c !== null && depth < MAX_CAUSE_DEPTH ? errorFromWire(wire.c, depth + 1) : wire.c;
     Object.defineProperty(error, "cause", { value: cause, writable: true, configurable: true, enumerable: false });

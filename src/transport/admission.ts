@@ -1,7 +1,8 @@
-import type { Connection, Libp2p, Stream } from "@libp2p/interface";
+import type { Connection, Libp2p, PeerId, Stream, StreamMiddleware } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { decode, encode } from "../wire/codec.js";
+import { isRelayed as isRelayedConnection } from "./connection-kind.js";
 
 /**
  * Admission: the cluster secret for every transport (TCP, WebSockets and WebRTC alike, which `@libp2p/pnet`
@@ -19,7 +20,7 @@ import { decode, encode } from "../wire/codec.js";
 export const ADMIT_PROTOCOL = "/pulsing/admit/1.0.0";
 
 /** Why admission failed, as both sides name it. */
-export type RefusalReason = "secret-mismatch" | "secret-required" | "no-secret" | "bad-hello" | "timeout";
+export type RefusalReason = "secret-mismatch" | "secret-required" | "no-secret" | "bad-hello" | "timeout" | "not-admitted";
 
 const NONCE_BYTES = 32;
 const MAX_MESSAGE = 1024;
@@ -54,6 +55,8 @@ function describeRefusal(reason: RefusalReason | "closed", peer: string, byRemot
       return `admission with ${who} failed: it does not speak ${ADMIT_PROTOCOL}`;
     case "timeout":
       return `admission with ${who} timed out`;
+    case "not-admitted":
+      return `${who} has not passed admission on this connection: only the admission protocol may run on it`;
     case "closed":
       return `the connection to ${who} closed before admission completed`;
   }
@@ -65,7 +68,21 @@ interface ConnectionState {
   reject: (error: AdmissionError) => void;
   done: boolean;
   admitted: boolean;
+  /**
+   * The peer proved it knows the secret (or neither side has one): its streams may be served. Set before this
+   * side answers, so the peer never opens a stream this side would still refuse.
+   */
+  proven: boolean;
 }
+
+/** How long a connection may take to pass admission before it is cut off. */
+export const ADMISSION_TIMEOUT_MS = 2_500;
+/**
+ * Connections still in admission this node keeps at once, from one peer and in all: more are refused at the
+ * handshake (a peer id costs nothing to make, so the total is what bounds an outsider).
+ */
+export const MAX_UNADMITTED_PER_PEER = 2;
+export const MAX_UNADMITTED = 64;
 
 export interface AdmissionInit {
   passphrase: string | undefined;
@@ -90,7 +107,7 @@ export class AdmissionGate {
   private constructor(node: Libp2p, key: CryptoKey | undefined, init: AdmissionInit) {
     this.#key = key;
     this.#init = init;
-    this.#timeoutMs = init.timeoutMs ?? 5_000;
+    this.#timeoutMs = init.timeoutMs ?? ADMISSION_TIMEOUT_MS;
     this.#self = node.peerId.toString();
   }
 
@@ -115,6 +132,46 @@ export class AdmissionGate {
     return this.#state(connection).promise;
   }
 
+  /**
+   * Refuses, at the handshake, a connection from `peer` past the limits of connections still in admission (for
+   * the connection gater's `denyInboundEncryptedConnection`).
+   */
+  tooManyUnadmitted(peer: PeerId): boolean {
+    let total = 0;
+    let fromPeer = 0;
+    const id = peer.toString();
+    for (const [, state] of this.#pending) {
+      total++;
+      if (state === id) fromPeer++;
+    }
+    return total >= MAX_UNADMITTED || fromPeer >= MAX_UNADMITTED_PER_PEER;
+  }
+
+  /** Connections in admission, by connection id: their peer. */
+  readonly #pending = new Map<string, string>();
+
+  /**
+   * Guards every protocol but admission's (call once the node has started, when every service has registered its
+   * protocols): a stream, inbound or outbound, on a connection whose peer has not proved it knows the secret is
+   * refused — nothing but the admission exchange flows to or from an outsider, and nothing it sends is held. A
+   * relayed connection (the signalling of a WebRTC connection between tabs starts on one alongside its admission)
+   * waits for admission instead: relays carry only admitted peers.
+   */
+  guard(node: Libp2p): void {
+    const middleware: StreamMiddleware = async (stream, connection, next) => {
+      const state = this.#state(connection);
+      if (!state.proven && connection.limits === undefined && !isRelayedConnection(connection)) {
+        throw new AdmissionError(state.done ? "closed" : "not-admitted", connection.remotePeer.toString(), false);
+      }
+      if (!state.proven) await state.promise; // rejects with the refusal
+      next(stream, connection);
+    };
+    copyMiddlewareOnUse(node);
+    for (const protocol of node.getProtocols()) {
+      if (protocol !== ADMIT_PROTOCOL) node.use(protocol, middleware);
+    }
+  }
+
   /** Whether some open connection to `peer` has been admitted. */
   isAdmitted(peer: string): boolean {
     return (this.#admitted.get(peer) ?? 0) > 0;
@@ -125,8 +182,10 @@ export class AdmissionGate {
     if (state !== undefined) return state;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     promise.catch(() => {}); // observed through wait()
-    state = { promise, resolve, reject, done: false, admitted: false };
+    // Without a secret every peer is admitted (the exchange only refuses a peer that has one): nothing to wait for.
+    state = { promise, resolve, reject, done: false, admitted: false, proven: this.#key === undefined };
     this.#states.set(connection.id, state);
+    this.#pending.set(connection.id, connection.remotePeer.toString());
     const timer = setTimeout(() => {
       if (state!.done) return;
       this.#finish(connection, new AdmissionError("timeout", connection.remotePeer.toString(), false));
@@ -136,6 +195,7 @@ export class AdmissionGate {
       "close",
       () => {
         clearTimeout(timer);
+        this.#pending.delete(connection.id);
         // Let a refusal that already arrived be read first: it names the reason, a bare close does not.
         setTimeout(() => {
           this.#finish(connection, new AdmissionError("closed", connection.remotePeer.toString(), false));
@@ -157,13 +217,16 @@ export class AdmissionGate {
     const state = this.#state(connection);
     if (state.done) return;
     state.done = true;
+    this.#pending.delete(connection.id);
     if (error === undefined) {
       state.admitted = true;
+      state.proven = true;
       const peer = connection.remotePeer.toString();
       this.#admitted.set(peer, (this.#admitted.get(peer) ?? 0) + 1);
       state.resolve();
       this.#init.onAdmitted?.(connection);
     } else {
+      state.proven = false;
       state.reject(error);
       if (error.reason !== "closed") this.#init.onRefused?.(connection, error);
     }
@@ -201,6 +264,7 @@ export class AdmissionGate {
       }
       const good = await crypto.subtle.verify("HMAC", this.#key, buffer(mac), transcript("L", nd, nl, this.#self, peer));
       if (!good) return this.#refuse(connection, stream, lp, "secret-mismatch");
+      this.#state(connection).proven = true; // the listener proved itself; it serves us once it has our proof
       const proof = new Uint8Array(await crypto.subtle.sign("HMAC", this.#key, transcript("D", nd, nl, this.#self, peer)));
       await lp.write(encode({ mac: proof }), { signal });
       const verdict = read(await lp.read({ signal }));
@@ -245,8 +309,9 @@ export class AdmissionGate {
         proof instanceof Uint8Array &&
         (await crypto.subtle.verify("HMAC", this.#key, buffer(proof), transcript("D", nd, nl, peer, this.#self)));
       if (!good) return this.#refuse(connection, stream, lp, "secret-mismatch");
-      await lp.write(encode({ ok: true }), { signal });
+      // Admitted before the dialer hears so: the streams it opens once it has our answer are served.
       this.#finish(connection);
+      await lp.write(encode({ ok: true }), { signal });
       await stream.close().catch(() => {});
     } catch {
       this.#finish(connection, new AdmissionError("closed", peer, false));
@@ -284,6 +349,23 @@ export class AdmissionGate {
     this.#finish(connection, new AdmissionError(why, connection.remotePeer.toString(), true));
     await connection.close().catch(() => {});
   }
+}
+
+/**
+ * libp2p 3.3.11 (the newest) appends each inbound stream's handler to the registered middleware array itself
+ * (`Connection.onIncomingStream` pushes onto what `registrar.getMiddleware()` returns): the n-th stream of a guarded
+ * protocol then ran n handlers, and an outbound stream ran the inbound handler — pings and gossip broke at once.
+ * Each use gets its own copy. The registrar is reached through libp2p's components (not a public API): if it moves,
+ * this fails loudly rather than leaving protocols unguarded or broken.
+ */
+function copyMiddlewareOnUse(node: Libp2p): void {
+  type Registrar = { getMiddleware?(protocol: string): StreamMiddleware[] };
+  const registrar = (node as unknown as { components?: { registrar?: Registrar } }).components?.registrar;
+  const original = registrar?.getMiddleware;
+  if (registrar === undefined || typeof original !== "function") {
+    throw new Error("libp2p's registrar is not where this version of Pulsing expects it (see copyMiddlewareOnUse)");
+  }
+  registrar.getMiddleware = (protocol) => [...original.call(registrar, protocol)];
 }
 
 function read(bytes: { subarray(): Uint8Array }): Message {

@@ -36,6 +36,24 @@ export class FrameWriter {
     return this.#queuedBytes;
   }
 
+  /** Resolves once at most `bytes` wait to be sent (at once if so now; also when the writer closes). */
+  whenBelow(bytes: number): Promise<void> {
+    if (this.#queuedBytes <= bytes || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ bytes, resolve }));
+  }
+
+  #waiters: Array<{ bytes: number; resolve: () => void }> = [];
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiting) {
+      if (this.#queuedBytes <= waiter.bytes || this.#closed) waiter.resolve();
+      else this.#waiters.push(waiter);
+    }
+  }
+
   /** Queues one frame body (without its length prefix). */
   write(body: Uint8Array): void {
     if (this.#closed) return;
@@ -54,6 +72,7 @@ export class FrameWriter {
     this.#closed = true;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#wake();
   }
 
   #schedule(): void {
@@ -79,6 +98,7 @@ export class FrameWriter {
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#send(prefixed(frames, bytes));
+    this.#wake();
   }
 
   #send(data: Uint8Array): void {

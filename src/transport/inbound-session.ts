@@ -3,7 +3,7 @@ import { cancelInbound, type CallMode, type InboundCall, type StreamKind } from 
 import type { StreamControl, StreamSink } from "../actor/stream-control.js";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { nextMacrotask } from "../util/macrotask.js";
-import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
+import { FrameError, FrameKind, MAX_STREAM_CREDIT, type Frame } from "../wire/frames.js";
 import type { FrameWriter } from "./frame-writer.js";
 import { openFrameStream } from "./frame-stream.js";
 import type { MeshContext } from "./mesh-context.js";
@@ -12,6 +12,15 @@ import { decodeFrame, encodeFrameBody, peekFrameHeader } from "./rpc-frames.js";
 
 /** Inbound calls in progress at which a session stops reading from the peer (and resumes at half). */
 const MAX_INFLIGHT = 8_192;
+/**
+ * Answers waiting to be sent at which a session stops reading from the peer (and resumes at half): a peer that
+ * does not read its answers must not make this node hold them without bound. Past `UNREAD_RESET_BYTES` the stream
+ * is reset (a paused stream still takes what the peer already sent, up to libp2p's read buffer).
+ */
+const UNREAD_PAUSE_BYTES = 4 * 1024 * 1024;
+const UNREAD_RESET_BYTES = 64 * 1024 * 1024;
+/** Bytes waiting to be sent at which a stream's producer waits (whatever credit it holds), and resumes at half. */
+const STREAM_BACKLOG_BYTES = 1024 * 1024;
 /** Stream items sent in one frame at most. */
 const MAX_ITEMS_PER_FRAME = 256;
 
@@ -28,6 +37,8 @@ export class InboundSession {
   readonly #writer: FrameWriter;
   readonly #calls = new Map<number, RemoteInboundCall>();
   #paused = false;
+  /** Reading paused because answers pile up unsent (the peer does not read them). */
+  #unread = false;
   #closed = false;
 
   constructor(ctx: MeshContext, stream: Stream, connection: Connection) {
@@ -139,8 +150,34 @@ export class InboundSession {
       this.#stream.pause();
     } else if (this.#paused && this.#calls.size <= MAX_INFLIGHT / 2) {
       this.#paused = false;
-      this.#stream.resume();
+      if (!this.#unread) this.#stream.resume();
     }
+  }
+
+  /** Answers pile up because the peer does not read them: stop reading its calls until they drain; reset past a bound. */
+  #watchBacklog(): void {
+    const pending = this.#writer.pendingBytes;
+    if (pending > UNREAD_RESET_BYTES) {
+      const error = new PulsingRuntimeError(
+        ErrorCode.PROTOCOL_ERROR,
+        `node ${this.peer} does not read its answers (${pending} bytes unsent): its call stream is reset`,
+      );
+      this.close(error);
+      if (this.#stream.status === "open") this.#stream.abort(error);
+      return;
+    }
+    if (this.#unread || pending <= UNREAD_PAUSE_BYTES) return;
+    this.#unread = true;
+    this.#stream.pause();
+    void this.#writer.whenBelow(UNREAD_PAUSE_BYTES / 2).then(() => {
+      this.#unread = false;
+      if (!this.#closed && !this.#paused) this.#stream.resume();
+    });
+  }
+
+  /** @internal A stream's producer waits while answers pile up unsent. */
+  backlogged(): Promise<void> | undefined {
+    return this.#writer.pendingBytes > STREAM_BACKLOG_BYTES ? this.#writer.whenBelow(STREAM_BACKLOG_BYTES / 2) : undefined;
   }
 
   // --- frames out --------------------------------------------------------------------------------------------
@@ -162,7 +199,8 @@ export class InboundSession {
   #send(frame: Frame, what: string): boolean {
     if (this.#closed) return false;
     try {
-      this.#writer.write(encodeFrameBody(frame, this.#ctx.maxFrameSize, what));
+      this.#writer.write(encodeFrameBody(frame, this.#ctx.maxFrameSize, what, this.#ctx.encoding));
+      if (this.#writer.pendingBytes > UNREAD_PAUSE_BYTES) this.#watchBacklog();
       return true;
     } catch (error) {
       if ("id" in frame && frame.kind !== FrameKind.Error) {
@@ -171,7 +209,7 @@ export class InboundSession {
         // The error itself could not be encoded (e.g. unencodable `details`): send what can be.
         const plain = new PulsingRuntimeError(ErrorCode.ENCODING, describe(frame.error));
         try {
-          this.#writer.write(encodeFrameBody({ kind: FrameKind.Error, id: frame.id, error: plain }, this.#ctx.maxFrameSize, what));
+          this.#writer.write(encodeFrameBody({ kind: FrameKind.Error, id: frame.id, error: plain }, this.#ctx.maxFrameSize, what, this.#ctx.encoding));
         } catch {
           this.#ctx.report(`could not answer call ${frame.id} of node ${this.peer}`, error);
         }
@@ -223,7 +261,18 @@ class RemoteInboundCall implements InboundCall {
     return new BatchingSink(this);
   }
 
+  /** More credit from the caller; past `MAX_STREAM_CREDIT` outstanding, the call fails (a producer must not run unbounded). */
   credit(n: number): void {
+    const outstanding = this.pump?.outstandingCredit ?? this.#pendingCredit;
+    if (outstanding + n > MAX_STREAM_CREDIT) {
+      const error = new PulsingRuntimeError(
+        ErrorCode.PROTOCOL_ERROR,
+        `stream credit over the limit of ${MAX_STREAM_CREDIT} items outstanding (${outstanding} + ${n})`,
+      );
+      if (this.#finish()) this.session.send({ kind: FrameKind.Error, id: this.id, error }, "an error");
+      cancelInbound(this, error);
+      return;
+    }
     if (this.pump !== undefined) this.pump.credit(n);
     else this.#pendingCredit += n;
   }
@@ -273,6 +322,10 @@ class BatchingSink implements StreamSink {
   fail(error: unknown): void {
     this.#send();
     if (this.#call.finishStream()) this.#call.session.send({ kind: FrameKind.Error, id: this.#call.id, error }, "an error");
+  }
+
+  blocked(): Promise<void> | undefined {
+    return this.#call.session.backlogged();
   }
 
   #send(): void {

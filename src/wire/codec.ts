@@ -79,8 +79,19 @@ for (const Class of [Function, Promise, WeakMap, WeakSet, ...(typeof WeakRef ===
   });
 }
 
+/** How values are encoded, beyond the value itself. */
+export interface EncodeOptions {
+  /** Errors carry their stack traces (a development option: stacks tell the receiver about the sender's code). */
+  errorStacks?: boolean;
+}
+
+/** The options of the encode in progress (encoding is synchronous, so one slot is enough). */
+let currentErrorStacks = false;
+
 /** Encodes one value; a value that cannot be encoded is a `PulsingRuntimeError` naming its path under `what`. */
-export function encode(value: unknown, what = "value"): Uint8Array {
+export function encode(value: unknown, what = "value", options?: EncodeOptions): Uint8Array {
+  const previous = currentErrorStacks;
+  currentErrorStacks = options?.errorStacks === true;
   try {
     return packr.pack(value);
   } catch (error) {
@@ -88,6 +99,8 @@ export function encode(value: unknown, what = "value"): Uint8Array {
     const found = findUnencodable(value, what);
     if (found !== undefined) throw new PulsingRuntimeError(ErrorCode.ENCODING, `cannot encode ${found.path}: ${found.reason}`);
     throw new PulsingRuntimeError(ErrorCode.ENCODING, `cannot encode ${what}: ${(error as Error).message}`, error);
+  } finally {
+    currentErrorStacks = previous;
   }
 }
 
@@ -116,6 +129,6 @@ export function decode(bytes: Uint8Array, context?: DecodeContext): unknown {
 defineExtension({
   type: EXT.error,
   Class: Error,
-  encode: (error: Error) => errorToWire(error),
+  encode: (error: Error) => errorToWire(error, currentErrorStacks),
   decode: (data) => errorFromWire(data),
 });

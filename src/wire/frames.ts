@@ -84,6 +84,14 @@ const isId = (v: unknown): v is number => typeof v === "number" && Number.isInte
 const isMethod = (v: unknown): v is string | null => v === null || (typeof v === "string" && v.length <= 1024);
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 1 << 30;
 
+/**
+ * The most stream credit a caller may hold out to a producer, in a call frame or in total after credit frames
+ * (callers grant at most their window: 32 by default, 1024 when it grows). More is refused: credit is what lets
+ * a producer run, and a producer with a billion items of credit kept a node busy until it ran out of memory.
+ */
+export const MAX_STREAM_CREDIT = 65_536;
+const isCredit = (v: unknown): v is number => isCount(v) && v <= MAX_STREAM_CREDIT;
+
 /** Checks a decoded value is a well-formed frame; throws `FrameError` (with the call id when readable). */
 export function frameFromWire(value: unknown): Frame {
   if (!Array.isArray(value) || value.length === 0) throw new FrameError("frame is not a non-empty array", undefined);
@@ -99,7 +107,7 @@ export function frameFromWire(value: unknown): Frame {
       const modeName = typeof mode === "number" ? MODE_NAMES[mode] : undefined;
       if (modeName === undefined) malformed(kind, id, "bad mode");
       if (!isCount(timeout)) malformed(kind, id, "bad timeout");
-      if (!isCount(credit)) malformed(kind, id, "bad credit");
+      if (!isCredit(credit)) malformed(kind, id, `bad credit (at most ${MAX_STREAM_CREDIT} items)`);
       return {
         kind,
         id: id!,
@@ -140,7 +148,7 @@ export function frameFromWire(value: unknown): Frame {
       return { kind, id: id! };
     case FrameKind.Credit:
       if (id === undefined) malformed(kind, id, "bad id");
-      if (!isCount(value[2]) || value[2] === 0) malformed(kind, id, "bad credit");
+      if (!isCredit(value[2]) || value[2] === 0) malformed(kind, id, `bad credit (at most ${MAX_STREAM_CREDIT} items)`);
       return { kind, id: id!, n: value[2] as number };
     case FrameKind.GoAway:
       return { kind, reason: typeof value[1] === "string" ? value[1].slice(0, 1024) : "going away" };
