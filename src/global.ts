@@ -4,8 +4,8 @@ import { ActorRef } from "./actor/actor-ref.js";
 import { proxyRef } from "./actor/proxy.js";
 import type { ActorClass, ActorProxy } from "./actor/proxy-types.js";
 import { SYSTEM_ACTOR_LOCAL_ID, SystemActor } from "./actor/system-actor.js";
-import { ActorSystem, type ActorSystemOptions, type ResolveOptions, type SpawnOptions } from "./actor/system.js";
-import { checkOptionKeys } from "./util/options.js";
+import { ActorSystem, checkSystemOptions, RESOLVE_OPTIONS, type ActorSystemOptions, type MountOptions, type ResolveOptions, type SpawnOptions } from "./actor/system.js";
+import { checkOptions, constructor, type OptionSchema } from "./util/options.js";
 
 /**
  * The global, module-level API (`pul.init()`, `pul.spawn()`, …): one process-wide system set by `init()`.
@@ -22,6 +22,7 @@ export async function actorSystem(options: ActorSystemOptions = {}): Promise<Act
 
 /** Starts the global actor system. Idempotent: a second call returns the running system. */
 export async function init(options: ActorSystemOptions = {}): Promise<ActorSystem> {
+  checkSystemOptions(options); // a mistake is reported even when the system is already running
   if (globalSystem !== undefined) return globalSystem;
   starting ??= (async () => {
     try {
@@ -89,9 +90,12 @@ export interface ResolveProxyOptions<T = any> extends ResolveOptions {
   cls?: abstract new (...args: any[]) => T;
 }
 
+/** The checks of `ResolveProxyOptions`. */
+export const RESOLVE_PROXY_OPTIONS = { ...RESOLVE_OPTIONS, cls: constructor } satisfies OptionSchema<ResolveProxyOptions>;
+
 /** Finds a named actor anywhere in the cluster and returns a proxy (typed with `cls`). */
 export async function resolve<T = any>(name: string, options: ResolveProxyOptions<T> = {}): Promise<ActorProxy<T>> {
-  checkOptionKeys("resolve()", options, ["cls", "timeout", "nodeId"]);
+  checkOptions("resolve()", options, RESOLVE_PROXY_OPTIONS);
   const { cls, ...rest } = options;
   const ref = await getSystem().resolve(name, rest);
   return (cls !== undefined ? ref.asType(cls as unknown as ActorClass) : ref.asAny()) as ActorProxy<T>;
@@ -103,7 +107,7 @@ export async function refer(actorId: ActorId | string): Promise<ActorRef> {
 }
 
 /** Puts an existing object on the mesh of the global system. */
-export async function mount(instance: object, options: { name: string; public?: boolean }): Promise<ActorRef> {
+export async function mount(instance: object, options: MountOptions): Promise<ActorRef> {
   return getSystem().mount(instance, options);
 }
 

@@ -34,7 +34,15 @@ export type { RemoteStatics, RemoteClass } from "./remote.js";
 export type { RemoteOptions } from "./actor/class-registry.js";
 
 export { ActorSystem } from "./actor/system.js";
-export type { ActorSystemOptions, ResolveOptions, SpawnOptions, Member, WebRTCOptions } from "./actor/system.js";
+export type {
+  ActorSystemEvents,
+  ActorSystemOptions,
+  Member,
+  MountOptions,
+  ResolveOptions,
+  SpawnOptions,
+  WebRTCOptions,
+} from "./actor/system.js";
 export { ActorRef } from "./actor/actor-ref.js";
 export { ActorId } from "./actor/actor-id.js";
 export { Actor } from "./actor/actor.js";
@@ -65,6 +73,7 @@ export type { ResolvePolicy } from "./cluster/resolve-policy.js";
 export type { NameEntry } from "./cluster/registry.js";
 
 export {
+  ErrorCode,
   PulsingError,
   PulsingRuntimeError,
   PulsingActorError,

@@ -1,7 +1,7 @@
 import { ErrorCode, PulsingRuntimeError } from "./errors/errors.js";
 import { resolve, spawn, type SpawnArgs } from "./global.js";
-import { checkOptionKeys, optionalInteger, optionalString } from "./util/options.js";
-import { registerClass, type RemoteOptions } from "./actor/class-registry.js";
+import { checkOptions } from "./util/options.js";
+import { registerClass, REMOTE_OPTIONS, type RemoteOptions } from "./actor/class-registry.js";
 import type { ActorClass, ActorProxy } from "./actor/proxy-types.js";
 import { DEFAULT_SUPERVISION, resolveSupervision } from "./actor/supervision.js";
 import type { ResolveOptions } from "./actor/system.js";
@@ -15,8 +15,6 @@ export interface RemoteStatics<C extends ActorClass> {
 export type RemoteClass<C extends ActorClass> = C & RemoteStatics<C>;
 
 type ClassDecorator = <C extends ActorClass>(cls: C, context?: ClassDecoratorContext<C>) => RemoteClass<C>;
-
-const REMOTE_OPTION_KEYS = ["name", "concurrency", "restartPolicy", "maxRestarts", "minBackoff", "maxBackoff"] as const;
 
 /**
  * Makes a class an actor class: registers it (so other nodes can spawn it by name) and gives it typed
@@ -42,12 +40,10 @@ function makeRemote<C extends ActorClass>(cls: C, options: RemoteOptions, contex
   if (context !== undefined && (context as { kind?: unknown }).kind !== "class") {
     throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "@remote decorates classes only");
   }
-  const name = options.name ?? (typeof (context as { name?: unknown })?.name === "string" ? (context as { name: string }).name : cls.name);
-  if (!name)
-    throw new PulsingRuntimeError(
-      ErrorCode.CLASS_NOT_REGISTERED,
-      "@remote: an anonymous class needs a name: remote({ name: '…' })(class { … })",
-    );
+  // A class without a usable name (minifiers drop them) is still an actor class; only a spawn from another node
+  // needs a name, and fails then, saying how to give one.
+  const contextName = (context as { name?: unknown } | undefined)?.name;
+  const name = options.name ?? ((typeof contextName === "string" ? contextName : undefined) || cls.name || undefined);
   registerClass(cls, name, options);
   defineStatic(cls, "spawn", function spawnStatic(this: C, ...args: SpawnArgs<C>) {
     return spawn(cls, ...args);
@@ -65,9 +61,7 @@ function defineStatic(cls: Function, key: string, value: Function): void {
 }
 
 function checkRemoteOptions(options: RemoteOptions): RemoteOptions {
-  checkOptionKeys("@remote", options, REMOTE_OPTION_KEYS);
-  optionalString("@remote", "name", options.name);
+  checkOptions("@remote", options, REMOTE_OPTIONS);
   resolveSupervision("@remote", options, DEFAULT_SUPERVISION);
-  if (options.concurrency !== Infinity) optionalInteger("@remote", "concurrency", options.concurrency, 1);
   return { ...options };
 }

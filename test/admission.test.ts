@@ -34,6 +34,12 @@ import * as pul from "pulsing";
 const options = JSON.parse(process.argv[1]);
 // Load the network stack first, so the timing below is the join itself.
 await (await pul.actorSystem({ addr: "127.0.0.1:0" })).shutdown();
+// What the library prints while joining, failing and shutting down: a refused node must stop quietly.
+const printed = [];
+for (const level of ["log", "info", "warn", "error"]) {
+  const original = console[level];
+  console[level] = (...args) => (printed.push(args.map(String).join(" ")), original.apply(console, args));
+}
 const start = performance.now();
 let result;
 try {
@@ -41,8 +47,10 @@ try {
   result = { joined: true };
   await system.shutdown();
 } catch (error) {
-  result = { ms: performance.now() - start, name: error.name, runtimeError: error instanceof pul.PulsingRuntimeError, message: error.message };
+  result = { ms: performance.now() - start, name: error.name, code: error.code, runtimeError: error instanceof pul.PulsingRuntimeError, message: error.message };
+  await pul.shutdown();
 }
+result.printed = printed;
 process.stdout.write(JSON.stringify(result) + "\\n");
 if (process.argv[2] === "exit") process.exit(0);
 `;
@@ -52,7 +60,10 @@ interface JoinOutcome {
   ms?: number;
   name?: string;
   runtimeError?: boolean;
+  code?: string;
   message?: string;
+  /** What the library printed (console) while joining and shutting down. */
+  printed?: string[];
   /** How long the process took to exit after printing (undefined: it had not exited within `exitWithinMs`). */
   exitedAfterMs?: number;
 }
@@ -110,7 +121,9 @@ function closedPort(): Promise<number> {
 function assertRefused(outcome: JoinOutcome, pattern: RegExp): string {
   assert.equal(outcome.joined, undefined, "expected a refusal, but the node joined");
   assert.equal(outcome.runtimeError, true, `expected a PulsingRuntimeError, got ${outcome.name}: ${outcome.message}`);
+  assert.equal(outcome.code, "ADMISSION_REFUSED", `the refusal's code (${outcome.message})`);
   assert.match(outcome.message!, pattern);
+  assert.deepEqual(outcome.printed, [], "a refused node fails and shuts down without printing anything");
   assert.ok(outcome.ms! < FAST_MS, `refused after ${Math.round(outcome.ms!)} ms`);
   return outcome.message!;
 }
@@ -133,6 +146,7 @@ async function rejectsWith(fn: () => Promise<unknown>, pattern: RegExp): Promise
   const ms = Date.now() - start;
   assert.ok(caught !== undefined, "expected a refusal, but it succeeded");
   assert.ok(caught instanceof pul.PulsingRuntimeError, `expected a PulsingRuntimeError, got ${String(caught)}`);
+  assert.equal(caught.code, "ADMISSION_REFUSED", `the refusal's code (${caught.message})`);
   assert.match(caught.message, pattern);
   return { ms, message: caught.message };
 }

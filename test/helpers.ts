@@ -18,3 +18,19 @@ export async function eventually(check: () => unknown | Promise<unknown>, timeou
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * An `assert.rejects` / `assert.throws` validator: a `PulsingRuntimeError` (or timeout/unsupported error) with
+ * this `code` — what callers branch on — and, when given, a message matching `message` (for tests whose point is
+ * the wording, such as a hint).
+ */
+export function hasCode(code: string, message?: RegExp): (error: unknown) => true {
+  return (error) => {
+    const actual = (error as { code?: unknown } | null)?.code;
+    if (!(error instanceof Error) || actual !== code) {
+      throw new Error(`expected an error with code ${code}, got ${error instanceof Error ? `${error.name} (code ${String(actual)}): ${error.message}` : String(error)}`);
+    }
+    if (message !== undefined && !message.test(error.message)) throw new Error(`expected a message matching ${message}, got: ${error.message}`);
+    return true;
+  };
+}

@@ -8,7 +8,9 @@ import { startNode } from "./cluster/harness.js";
 
 behaviourSuite("remote, another process over TCP", async () => {
   const caller = await pul.actorSystem({ addr: "127.0.0.1:0" });
-  const child = await startNode({ seeds: [caller.addrs[0]!] });
+  // With stacks (a development option): the suite checks a remote error's stack arrives when asked for; by
+  // default none is sent (test/hostile-rpc.test.ts).
+  const child = await startNode({ seeds: [caller.addrs[0]!], errorStacks: true });
   return {
     caller,
     actorNode: child.nodeId,

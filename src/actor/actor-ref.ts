@@ -1,5 +1,5 @@
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
-import { optionalDuration, optionalInteger } from "../util/options.js";
+import { checkOptions, duration, integer, signal, type OptionSchema } from "../util/options.js";
 import type { ActorId } from "./actor-id.js";
 import type { ActorStream } from "./actor-stream.js";
 import { FailedCall, type CallHandle } from "./call-handle.js";
@@ -17,6 +17,8 @@ export interface CallRouter {
     mode: CallMode,
     options: CallOptions | undefined,
   ): CallHandle;
+  /** A few addresses of `nodeId` for refs that leave this node (see ref-codec.ts); none when unknown or standalone. */
+  addrHint?(nodeId: string): readonly string[] | undefined;
 }
 
 /**
@@ -31,7 +33,7 @@ export class ActorRef {
   /** @internal The router's per-ref cache (the local cell, or the peer channel). */
   route: unknown;
 
-  /** @internal Refs come from `spawn`, `resolve` and `refer`. */
+  /** Refs come from `spawn`, `resolve` and `refer` (and arrive in messages), not from this constructor. */
   constructor(router: CallRouter, actorId: ActorId, name?: string, route?: unknown) {
     this.#router = router;
     this.actorId = actorId;
@@ -67,6 +69,11 @@ export class ActorRef {
     return createProxy<any>(this, undefined, undefined);
   }
 
+  /** @internal Addresses of this actor's node, for the receiver of this ref when it travels (see ref-codec.ts). */
+  addrHint(): readonly string[] | undefined {
+    return this.#router.addrHint?.(this.actorId.nodeId);
+  }
+
   /** @internal Starts one call; `method` undefined means `receive(msg)`. */
   invoke(method: string | undefined, args: readonly unknown[], mode: CallMode, options: CallOptions | undefined): CallHandle {
     if (options !== undefined) {
@@ -88,16 +95,9 @@ export class ActorRef {
   }
 }
 
+/** The checks of `CallOptions`. */
+export const CALL_OPTIONS = { signal, timeout: duration, bufferSize: integer(1) } satisfies OptionSchema<CallOptions>;
+
 function checkCallOptions(options: CallOptions): void {
-  if (typeof options !== "object" || options === null) {
-    throw new PulsingRuntimeError(
-      ErrorCode.INVALID_OPTION,
-      `call options must be an object, got ${options === null ? "null" : typeof options}`,
-    );
-  }
-  optionalDuration("call options", "timeout", options.timeout);
-  optionalInteger("call options", "bufferSize", options.bufferSize, 1);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "call options: 'signal' must be an AbortSignal");
-  }
+  checkOptions("call options", options, CALL_OPTIONS);
 }

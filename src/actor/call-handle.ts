@@ -157,6 +157,10 @@ export abstract class CallHandle<T = unknown> implements StreamControl, StreamSi
   protected abstract sendCancel(reason: unknown): void;
   /** Called once when the call is over (settled, ended, failed or cancelled). */
   protected onDone(): void {}
+  /** What the call fails with when its `timeout` runs out (a remote call still looking for its node says so). */
+  protected timeoutError(timeout: number): unknown {
+    return new PulsingTimeoutError(this.label, timeout);
+  }
 
   // --- ActorCall: what the caller holds ----------------------------------------------------------------------
 
@@ -209,7 +213,7 @@ export abstract class CallHandle<T = unknown> implements StreamControl, StreamSi
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
     if (timeout !== undefined) {
-      this.#timer = setTimeout(() => this.#abortWith(new PulsingTimeoutError(this.label, timeout)), timeout);
+      this.#timer = setTimeout(() => this.#abortWith(this.timeoutError(timeout)), timeout);
     }
   }
 

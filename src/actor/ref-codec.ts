@@ -1,15 +1,23 @@
+import { isAddrHint } from "../wire/addr-hint.js";
 import { defineExtension, EXT } from "../wire/codec.js";
 import { ActorId } from "./actor-id.js";
 import { ActorRef } from "./actor-ref.js";
 import { ActorProxyMarker, proxyRef } from "./proxy.js";
 
 /**
- * Actor refs and proxies travel as their address: `[nodeId, localId, name | null, isProxy]`. The receiving
- * system rebuilds a ref bound to itself (a proxy arrives as an untyped proxy, so the receiver can call it
+ * Actor refs and proxies travel as their address: `[nodeId, localId, name | null, isProxy, addrHint?]`. The
+ * receiving system rebuilds a ref bound to itself (a proxy arrives as an untyped proxy, so the receiver can call it
  * directly); decoded with no system at hand they arrive as plain `ActorId`s.
+ *
+ * `addrHint` (appended; older readers ignore it) is a few multiaddr strings of the actor's node — its own addresses
+ * when it sends a ref to its own actor, what the sender knows of that node otherwise — so a receiver that has not
+ * heard of the node yet can dial it. A hint of the wrong shape is ignored; the receiver checks the addresses
+ * themselves before using them (see `../wire/addr-hint.ts`).
  */
 export interface RefDecodeContext {
   refFor(id: ActorId, name: string | undefined): ActorRef;
+  /** A ref to an actor of `nodeId` arrived with these addresses (shape-checked, otherwise untrusted). */
+  hint?(nodeId: string, addrs: string[]): void;
 }
 
 function isRefContext(context: unknown): context is RefDecodeContext {
@@ -17,7 +25,10 @@ function isRefContext(context: unknown): context is RefDecodeContext {
 }
 
 function encodeRef(ref: ActorRef, isProxy: boolean): unknown[] {
-  return [ref.actorId.nodeId, ref.actorId.localId, ref.name ?? null, isProxy];
+  const hint = ref.addrHint();
+  return hint === undefined
+    ? [ref.actorId.nodeId, ref.actorId.localId, ref.name ?? null, isProxy]
+    : [ref.actorId.nodeId, ref.actorId.localId, ref.name ?? null, isProxy, hint];
 }
 
 function decodeRef(data: unknown, context: unknown): unknown {
@@ -31,6 +42,7 @@ function decodeRef(data: unknown, context: unknown): unknown {
   }
   const id = new ActorId(data[0], data[1] as number);
   if (!isRefContext(context)) return id;
+  if (data.length > 4 && context.hint !== undefined && isAddrHint(data[4])) context.hint(data[0], data[4]);
   const ref = context.refFor(id, (data[2] as string | null) ?? undefined);
   return data[3] === true ? ref.asAny() : ref;
 }

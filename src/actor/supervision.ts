@@ -1,5 +1,5 @@
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
-import { optionalDuration, optionalInteger, show } from "../util/options.js";
+import { duration, integer, oneOf, type OptionSchema } from "../util/options.js";
 
 /** When a failed actor is rebuilt. */
 export type RestartPolicy = "never" | "on_failure" | "always";
@@ -15,6 +15,14 @@ export interface SupervisionOptions {
   /** Upper bound of the backoff. @default 30_000 */
   maxBackoff?: number;
 }
+
+/** The checks of `SupervisionOptions`. */
+export const SUPERVISION_OPTIONS = {
+  restartPolicy: oneOf("never", "on_failure", "on-failure", "always"),
+  maxRestarts: integer(0),
+  minBackoff: duration,
+  maxBackoff: duration,
+} satisfies OptionSchema<SupervisionOptions>;
 
 export interface Supervision {
   readonly restartPolicy: RestartPolicy;
@@ -37,24 +45,13 @@ const POLICIES: Record<string, RestartPolicy> = {
   always: "always",
 };
 
-/** Validates supervision options over `base`, with errors that name the bad value and what is allowed. */
+/** Supervision over `base` from options already checked against `SUPERVISION_OPTIONS`. */
 export function resolveSupervision(where: string, options: SupervisionOptions, base: Supervision): Supervision {
-  let restartPolicy = base.restartPolicy;
-  if (options.restartPolicy !== undefined) {
-    const policy = typeof options.restartPolicy === "string" ? POLICIES[options.restartPolicy] : undefined;
-    if (policy === undefined || !Object.hasOwn(POLICIES, options.restartPolicy)) {
-      throw new PulsingRuntimeError(
-        ErrorCode.INVALID_OPTION,
-        `${where}: invalid restartPolicy ${show(options.restartPolicy)} (expected "never", "on_failure" or "always")`,
-      );
-    }
-    restartPolicy = policy;
-  }
   const supervision = {
-    restartPolicy,
-    maxRestarts: optionalInteger(where, "maxRestarts", options.maxRestarts, 0) ?? base.maxRestarts,
-    minBackoff: optionalDuration(where, "minBackoff", options.minBackoff) ?? base.minBackoff,
-    maxBackoff: optionalDuration(where, "maxBackoff", options.maxBackoff) ?? base.maxBackoff,
+    restartPolicy: options.restartPolicy !== undefined ? POLICIES[options.restartPolicy]! : base.restartPolicy,
+    maxRestarts: options.maxRestarts ?? base.maxRestarts,
+    minBackoff: options.minBackoff ?? base.minBackoff,
+    maxBackoff: options.maxBackoff ?? base.maxBackoff,
   };
   if (supervision.minBackoff > supervision.maxBackoff) {
     throw new PulsingRuntimeError(

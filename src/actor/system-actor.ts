@@ -1,4 +1,5 @@
 import type { RuntimeKind } from "../platform/platform.js";
+import { contextStore } from "./context.js";
 
 /** One actor as `listActors()` reports it. */
 export interface ActorInfo {
@@ -59,13 +60,23 @@ export interface PingReply {
   time: number;
 }
 
+/** A pull of a node's member table, as its system actor hands it on. */
+export interface MemberDigestRequest {
+  /** The calling node's own entry (a joiner's push; untrusted). */
+  joiner: unknown;
+  /** The caller's cluster name: a node of another cluster gets nothing (absent from older callers). */
+  cluster: string | undefined;
+  /** The calling node (undefined for local calls). */
+  sender: string | undefined;
+}
+
 /** What the system actor reads from its system. */
 export interface SystemActorSource {
   spawn(className: unknown, options: unknown): Promise<{ actorId: string; name?: string }>;
   registrySnapshot(): { incarnation: number; version: number; names: Array<[string, number]> };
   probe(target: unknown, timeoutMs: unknown): Promise<boolean>;
   headReport(report: unknown): unknown;
-  memberDigest(): unknown[];
+  memberDigest(request: MemberDigestRequest): unknown[];
   listActors(): ActorInfo[];
   nodeInfo(): NodeInfo;
   metrics(): NodeMetrics;
@@ -114,9 +125,17 @@ export class SystemActor {
     return this.#source.probe(nodeId, timeoutMs);
   }
 
-  /** The members this node sees alive, as full heartbeats (what a joining member pulls instead of waiting for them). */
-  memberDigest(): unknown[] {
-    return this.#source.memberDigest();
+  /**
+   * The members this node sees alive, as full heartbeats (what a joining member pulls instead of waiting for them).
+   * A joining node passes its own full heartbeat (push-pull), taken in if it is the caller's own, and its cluster
+   * name: members of another cluster (same network, another membership topic) get an empty table.
+   */
+  memberDigest(joiner?: unknown, cluster?: unknown): unknown[] {
+    return this.#source.memberDigest({
+      joiner: joiner ?? undefined,
+      cluster: typeof cluster === "string" ? cluster : undefined,
+      sender: contextStore.get()?.sender,
+    });
   }
 
   /** Head-node mode: a worker's heartbeat, answered with the cluster view when the worker's is out of date. */

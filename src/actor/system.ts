@@ -1,12 +1,27 @@
 import { platform } from "#platform";
-import { ErrorCode, PulsingRuntimeError, toActorError } from "../errors/errors.js";
+import { abortReason, ErrorCode, PulsingRuntimeError, toActorError } from "../errors/errors.js";
 import type { RuntimeKind } from "../platform/platform.js";
-import { checkOptionKeys, optionalBoolean, optionalDuration, optionalInteger, optionalString, show } from "../util/options.js";
+import {
+  array,
+  boolean,
+  bytes,
+  checkOptions,
+  duration,
+  integer,
+  invalid,
+  nested,
+  show,
+  signal as signalOption,
+  string,
+  stringArray,
+  type Check,
+  type OptionSchema,
+} from "../util/options.js";
 import type { Cluster, ClusterSystem } from "../cluster/cluster.js";
-import type { MembershipOptions } from "../cluster/membership.js";
+import { MEMBERSHIP_OPTIONS, type MembershipOptions } from "../cluster/membership.js";
 import type { RegistrySnapshot } from "../cluster/registry.js";
 import type { HeadReport } from "../cluster/head-membership.js";
-import type { ResolvePolicy } from "../cluster/resolve-policy.js";
+import { resolvePolicyOption, type ResolvePolicy } from "../cluster/resolve-policy.js";
 import { ActorCell, type CellHost } from "./actor-cell.js";
 import { ActorId } from "./actor-id.js";
 import { ActorRef, type CallRouter } from "./actor-ref.js";
@@ -16,9 +31,9 @@ import { FailedCall, type CallHandle } from "./call-handle.js";
 import type { CallMode, CallOptions, InboundCall } from "./call-types.js";
 import type { PrivateKey } from "@libp2p/interface";
 import type { ConnectionInfo, Mesh } from "../transport/mesh.js";
-import { classByName, registeredClassNames, remoteInfo, type RemoteOptions } from "./class-registry.js";
+import { classByName, registeredClassNames, remoteClassName, remoteInfo, type RemoteOptions } from "./class-registry.js";
 import { LocalCall } from "./local-call.js";
-import { DEFAULT_SUPERVISION, resolveSupervision, type SupervisionOptions } from "./supervision.js";
+import { DEFAULT_SUPERVISION, resolveSupervision, SUPERVISION_OPTIONS, type SupervisionOptions } from "./supervision.js";
 import {
   SYSTEM_ACTOR_LOCAL_ID,
   SYSTEM_ACTOR_NAME,
@@ -56,6 +71,13 @@ export interface ActorSystemOptions {
    * tab↔tab traffic on the relayed connection, for networks that block WebRTC; options tune it. @default true
    */
   webrtc?: boolean | WebRTCOptions;
+  /** Aborting it stops a start still under way (dialing seeds, pulling the member table): `init()` rejects with its reason. */
+  signal?: AbortSignal;
+  /**
+   * Errors sent to callers on other nodes carry their stack traces. A development option: a stack shows the
+   * node's file paths and code to whoever called it. @default false
+   */
+  errorStacks?: boolean;
 }
 
 /** How a browser tab reaches other tabs over WebRTC. */
@@ -75,6 +97,8 @@ export interface ResolveOptions {
   nodeId?: string;
   /** Overrides the system's `resolvePolicy` for this lookup. */
   policy?: ResolvePolicy;
+  /** Aborting it stops the wait: `resolve()` rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Options of `spawn()`. `args` are the constructor's arguments (classes only). */
@@ -89,6 +113,16 @@ export interface SpawnOptions<A extends readonly unknown[] = readonly unknown[]>
   node?: string;
   /** How many async calls may be in flight at once (1 = strictly serial). @default Infinity */
   concurrency?: number;
+  /** Aborting it before the actor has started stops it: `spawn()` rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of `mount()`. */
+export interface MountOptions {
+  /** The name it is reachable under (required). */
+  name: string;
+  /** Whether it is discoverable cluster-wide. @default true */
+  public?: boolean;
 }
 
 /** One node of the cluster, as `system.members()` reports it. */
@@ -101,40 +135,83 @@ export interface Member {
   actors: string[];
 }
 
-const SYSTEM_OPTION_KEYS = [
-  "addr",
-  "seeds",
-  "passphrase",
-  "isHeadNode",
-  "headAddr",
-  "maxFrameSize",
-  "privateKey",
-  "membership",
-  "resolvePolicy",
-  "webrtc",
-] as const;
-const WEBRTC_OPTION_KEYS = ["directWaitMs"] as const;
-const MEMBERSHIP_OPTION_KEYS = [
-  "cluster",
-  "heartbeatInterval",
-  "suspectAfter",
-  "probeTimeout",
-  "suspicionTimeout",
-  "indirectProbes",
-  "targetPeers",
-] as const;
-const SPAWN_OPTION_KEYS = [
-  "name",
-  "public",
-  "args",
-  "node",
-  "concurrency",
-  "restartPolicy",
-  "maxRestarts",
-  "minBackoff",
-  "maxBackoff",
-] as const;
+const webrtcOption: Check<boolean | WebRTCOptions> = (where, name, value) => {
+  if (typeof value === "boolean") return value;
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    return checkOptions(`${where}: ${name}`, value, { directWaitMs: duration } satisfies OptionSchema<WebRTCOptions>);
+  }
+  throw invalid(`${where}: '${name}' must be a boolean or an options object, got ${show(value)}`);
+};
+
+/** The checks of `ActorSystemOptions` (`init()`, `actorSystem()`). */
+export const SYSTEM_OPTIONS = {
+  addr: string,
+  seeds: stringArray,
+  passphrase: string,
+  isHeadNode: boolean,
+  headAddr: string,
+  maxFrameSize: integer(1024),
+  privateKey: bytes,
+  membership: nested(MEMBERSHIP_OPTIONS),
+  resolvePolicy: resolvePolicyOption,
+  webrtc: webrtcOption,
+  signal: signalOption,
+  errorStacks: boolean,
+} satisfies OptionSchema<ActorSystemOptions>;
+
+/** The checks of `SpawnOptions`. */
+export const SPAWN_OPTIONS = {
+  name: string,
+  public: boolean,
+  args: array,
+  node: string,
+  concurrency: integer(1, true),
+  ...SUPERVISION_OPTIONS,
+  signal: signalOption,
+} satisfies OptionSchema<SpawnOptions>;
+
+/** The checks of `ResolveOptions`. */
+export const RESOLVE_OPTIONS = {
+  timeout: duration,
+  nodeId: string,
+  policy: resolvePolicyOption,
+  signal: signalOption,
+} satisfies OptionSchema<ResolveOptions>;
+
+/** The checks of `MountOptions`. */
+export const MOUNT_OPTIONS = { name: string, public: boolean } satisfies OptionSchema<MountOptions>;
+
 const MAX_NAME_LENGTH = 256;
+
+/** The events an `ActorSystem` dispatches (each a `CustomEvent` whose `detail` is the member). */
+export interface ActorSystemEvents {
+  /** A member joined, or came back (refuted a suspicion, or rejoined after being declared dead). */
+  "member:up": CustomEvent<Member>;
+  /** A member stopped answering probes: it is suspected, not yet dead. */
+  "member:suspect": CustomEvent<Member>;
+  /** A member was declared dead or left: calls to it fail, its names are gone. */
+  "member:down": CustomEvent<Member>;
+}
+
+type SystemListener<K extends keyof ActorSystemEvents> =
+  | ((event: ActorSystemEvents[K]) => void)
+  | { handleEvent(event: ActorSystemEvents[K]): void };
+
+/** Typed listeners: `system.addEventListener("member:up", (e) => e.detail.nodeId)` needs no cast. */
+export interface ActorSystem {
+  addEventListener<K extends keyof ActorSystemEvents>(
+    type: K,
+    listener: SystemListener<K> | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof ActorSystemEvents>(
+    type: K,
+    listener: SystemListener<K> | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
 
 /**
  * An actor system: the actors of one node and its door to the cluster. Create one with `actorSystem()`.
@@ -155,6 +232,7 @@ export class ActorSystem extends EventTarget {
 
   readonly #router: CallRouter = {
     route: (target, method, args, mode, options) => this.#route(target, method, args, mode, options),
+    addrHint: (nodeId) => this.#mesh?.addrHint(nodeId),
   };
 
   readonly #host: CellHost = {
@@ -165,8 +243,8 @@ export class ActorSystem extends EventTarget {
     reportError: (message, error) => reportError(message, error),
   };
 
-  /** @internal Use `actorSystem()` or `init()`. */
-  constructor(nodeId: string) {
+  /** Use `actorSystem()` or `init()`. */
+  private constructor(nodeId: string) {
     super();
     this.nodeId = nodeId;
     (this.#host as { nodeId: string }).nodeId = nodeId;
@@ -175,6 +253,8 @@ export class ActorSystem extends EventTarget {
   /** @internal */
   static async create(options: ActorSystemOptions = {}): Promise<ActorSystem> {
     checkSystemOptions(options);
+    const signal = options.signal;
+    signal?.throwIfAborted();
     if (options.isHeadNode && options.addr === undefined) {
       throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "actorSystem(): a head node needs 'addr' to listen on");
     }
@@ -193,6 +273,8 @@ export class ActorSystem extends EventTarget {
     const system = new ActorSystem(peerIdFromPrivateKey(privateKey).toString());
     await system.#spawnSystemActor();
     const { Mesh } = await import("../transport/mesh.js");
+    // Each step of the start races the signal: an abort shuts down what was started and rejects with its reason.
+    const step = <T>(promise: Promise<T>): Promise<T> => (signal === undefined ? promise : raceSignal(promise, signal, () => {}));
     try {
       system.#mesh = await Mesh.start({
         privateKey,
@@ -200,9 +282,10 @@ export class ActorSystem extends EventTarget {
         seeds,
         passphrase: options.passphrase,
         maxFrameSize: options.maxFrameSize,
+        errorStacks: options.errorStacks === true,
         webrtc: options.webrtc !== false,
         directWaitMs: typeof options.webrtc === "object" ? options.webrtc.directWaitMs : undefined,
-        refs: { refFor: (id, name) => system.#refFor(id, name) },
+        refs: { refFor: (id, name) => system.#refFor(id, name), hint: (nodeId, addrs) => system.#mesh?.hinted(nodeId, addrs) },
         deliver: (localId, call) => system.#deliver(localId, call),
         report: (message, error) => reportError(message, error),
       });
@@ -213,8 +296,10 @@ export class ActorSystem extends EventTarget {
         mode: options.isHeadNode ? "head" : options.headAddr !== undefined ? "worker" : "gossip",
       });
       system.#cluster.membership.registry.onChange((name) => system.#notifyName(name));
-      await system.#cluster.membership.start();
-      await system.#mesh.join();
+      await step(system.#cluster.membership.start());
+      await step(system.#mesh.join());
+      // Hold a seed's member table before returning: every member it knew is callable at once (bounded).
+      await step(system.#cluster.membership.joined(system.#mesh.seedPeers()));
     } catch (error) {
       await system.shutdown();
       throw error;
@@ -283,13 +368,15 @@ export class ActorSystem extends EventTarget {
    */
   async spawn(target: unknown, options: SpawnOptions = {}): Promise<ActorRef> {
     this.#assertRunning("spawn()");
-    checkOptionKeys("spawn()", options, SPAWN_OPTION_KEYS);
+    checkOptions("spawn()", options, SPAWN_OPTIONS);
     const name = checkName("spawn()", options.name);
+    const signal = options.signal;
+    signal?.throwIfAborted();
     if (options.node !== undefined && options.node !== this.nodeId) return this.#spawnRemote(target, options, name);
-    const isPublic = optionalBoolean("spawn()", "public", options.public) ?? true;
+    const isPublic = options.public ?? true;
     const plan = planActor(target, options.args, name);
     const supervision = resolveSupervision("spawn()", options, resolveSupervision("spawn()", plan.defaults, DEFAULT_SUPERVISION));
-    const concurrency = checkConcurrency(options.concurrency ?? plan.defaults.concurrency ?? (plan.serial ? 1 : Infinity));
+    const concurrency = options.concurrency ?? plan.defaults.concurrency ?? (plan.serial ? 1 : Infinity);
     if (supervision.restartPolicy !== "never" && plan.rebuild === undefined) {
       throw new PulsingRuntimeError(
         ErrorCode.INVALID_OPTION,
@@ -310,12 +397,15 @@ export class ActorSystem extends EventTarget {
       supervision,
       concurrency,
     });
-    return this.#register(cell);
+    const started = this.#register(cell);
+    if (signal === undefined) return started;
+    // Aborted while it starts: it is stopped once started (a start cannot be interrupted half-way).
+    return raceSignal(started, signal, () => void started.then(() => cell.stop("stopped: its spawn() was aborted"), () => {}));
   }
 
   /** Puts an existing object on the mesh under `name` (its own and inherited methods become callable). */
-  async mount(instance: object, options: { name: string; public?: boolean }): Promise<ActorRef> {
-    checkOptionKeys("mount()", options, ["name", "public"]);
+  async mount(instance: object, options: MountOptions): Promise<ActorRef> {
+    checkOptions("mount()", options, MOUNT_OPTIONS);
     if (typeof instance !== "object" || instance === null) {
       throw new PulsingRuntimeError(
         ErrorCode.INVALID_ARGUMENT,
@@ -337,12 +427,12 @@ export class ActorSystem extends EventTarget {
    */
   async resolve(name: string, options: ResolveOptions = {}): Promise<ActorRef> {
     this.#assertRunning("resolve()");
-    checkOptionKeys("resolve()", options, ["timeout", "nodeId", "policy"]);
+    checkOptions("resolve()", options, RESOLVE_OPTIONS);
     checkName("resolve()", name);
-    const timeout = optionalDuration("resolve()", "timeout", options.timeout);
-    const nodeId = optionalString("resolve()", "nodeId", options.nodeId);
+    const { timeout, nodeId, signal } = options;
     const deadline = timeout === undefined ? 0 : Date.now() + timeout;
     for (;;) {
+      signal?.throwIfAborted();
       const found = this.#lookup(name, nodeId, options.policy);
       if (found !== undefined) return found;
       const left = deadline - Date.now();
@@ -352,7 +442,7 @@ export class ActorSystem extends EventTarget {
           `actor '${name}' not found${nodeId !== undefined ? ` on node ${nodeId}` : ""}${timeout !== undefined ? ` within ${timeout}ms` : ""}`,
         );
       }
-      await this.#nameAppears(name, left);
+      await this.#nameAppears(name, left, signal);
       this.#assertRunning("resolve()");
     }
   }
@@ -402,7 +492,7 @@ export class ActorSystem extends EventTarget {
     ];
   }
 
-  /** Bytes and messages of membership traffic this node sent and received so far (for the cost benchmark). */
+  /** @internal Bytes and messages of membership traffic this node sent and received so far (for the cost benchmark). */
   membershipTraffic(): { bytesIn: number; bytesOut: number; messagesIn: number; messagesOut: number } {
     return { ...(this.#cluster?.membership.counters ?? { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 }) };
   }
@@ -429,20 +519,21 @@ export class ActorSystem extends EventTarget {
 
   /** Spawns on another node by class name: the node's system actor builds it from its own class registry. */
   async #spawnRemote(target: unknown, options: SpawnOptions, name: string | undefined): Promise<ActorRef> {
-    const node = optionalString("spawn()", "node", options.node)!;
+    const node = options.node!;
     if (typeof target !== "function") {
       throw new PulsingRuntimeError(
         ErrorCode.CLASS_NOT_REGISTERED,
         "spawn() on another node takes a class registered with @remote on both nodes",
       );
     }
-    const className = remoteInfo(target)?.name ?? target.name;
+    const className = remoteClassName(target);
     if (this.#mesh === undefined) {
       throw new PulsingRuntimeError(ErrorCode.NODE_UNKNOWN, `spawn(): unknown node '${node}' (this system is not connected to a cluster)`);
     }
-    const { node: _node, ...rest } = options;
+    const { node: _node, signal, ...rest } = options;
     const remoteSystem = new ActorRef(this.#router, new ActorId(node, SYSTEM_ACTOR_LOCAL_ID), SYSTEM_ACTOR_NAME);
-    const spawned = (await remoteSystem.invoke("spawnActor", [className, rest], "ask", undefined).promise) as {
+    const call = remoteSystem.invoke("spawnActor", [className, rest], "ask", signal !== undefined ? { signal } : undefined);
+    const spawned = (await call.promise) as {
       actorId: string;
       name?: string;
     };
@@ -586,17 +677,20 @@ export class ActorSystem extends EventTarget {
     return names.sort();
   }
 
-  #nameAppears(name: string, timeout: number): Promise<void> {
+  /** Resolves when `name` may have appeared, after `timeout` ms, or when `signal` aborts (whichever first). */
+  #nameAppears(name: string, timeout: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve) => {
       let waiters = this.#nameWaiters.get(name);
       if (waiters === undefined) this.#nameWaiters.set(name, (waiters = new Set()));
       const done = (): void => {
         clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
         waiters!.delete(done);
         if (waiters!.size === 0 && this.#nameWaiters.get(name) === waiters) this.#nameWaiters.delete(name);
         resolve();
       };
       const timer = setTimeout(done, timeout);
+      signal?.addEventListener("abort", done, { once: true });
       waiters.add(done);
     });
   }
@@ -617,7 +711,7 @@ export class ActorSystem extends EventTarget {
         if (this.#cluster === undefined) throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "this node is not a head node");
         return this.#cluster.headReport(report as HeadReport);
       },
-      memberDigest: () => this.#cluster?.memberDigest() ?? [],
+      memberDigest: (request) => this.#cluster?.memberDigest(request) ?? [],
       probe: async (target, timeoutMs) => {
         if (typeof target !== "string" || typeof timeoutMs !== "number")
           throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "probe(nodeId, timeoutMs)");
@@ -644,14 +738,7 @@ export class ActorSystem extends EventTarget {
   /** A peer's `spawn(Cls, { node: <this node> })`: build the class registered here under `className`. */
   async #spawnForPeer(className: unknown, options: unknown): Promise<{ actorId: string; name?: string }> {
     if (typeof className !== "string") throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "spawnActor: className must be a string");
-    const cls = classByName(className);
-    if (cls === undefined) {
-      throw new PulsingRuntimeError(
-        ErrorCode.CLASS_NOT_REGISTERED,
-        `class '${className}' is not registered on node ${this.nodeId}: decorate it with @remote (or call remote()) in code that node runs` +
-          ` (registered: ${registeredClassNames().join(", ") || "none"})`,
-      );
-    }
+    const cls = classByName(className, this.nodeId);
     const spawnOptions = (typeof options === "object" && options !== null ? options : {}) as SpawnOptions;
     if (spawnOptions.node !== undefined) throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "spawnActor: 'node' cannot be forwarded");
     const ref = await this.spawn(cls, spawnOptions);
@@ -774,7 +861,8 @@ function planActor(target: unknown, args: unknown, name: string | undefined): Ac
       const list = (args ?? []) as unknown[];
       const build = wrap(() => new ctor(...list), "the constructor");
       const info = remoteInfo(target);
-      return { build, rebuild: build, className: info?.name ?? target.name, defaults: info?.options ?? {}, serial: false };
+      const className = info !== undefined ? info.name : target.name || undefined;
+      return { build, rebuild: build, className, defaults: info?.options ?? {}, serial: false };
     }
     if (args !== undefined)
       throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "spawn(): 'args' only apply to classes, not to factory functions");
@@ -789,7 +877,7 @@ function planActor(target: unknown, args: unknown, name: string | undefined): Ac
     return {
       build: () => target,
       rebuild: undefined,
-      className: info?.name ?? (typeof ctor === "function" && ctor !== Object ? ctor.name : undefined),
+      className: info !== undefined ? info.name : typeof ctor === "function" && ctor !== Object ? ctor.name || undefined : undefined,
       defaults: info?.options ?? {},
       serial: false,
     };
@@ -819,68 +907,39 @@ export function checkName(where: string, name: unknown): string | undefined {
   return name;
 }
 
-function checkConcurrency(value: unknown): number {
-  if (value === Infinity) return Infinity;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new PulsingRuntimeError(
-      ErrorCode.INVALID_OPTION,
-      `spawn(): 'concurrency' must be an integer ≥ 1 or Infinity, got ${show(value)}`,
-    );
+export function checkSystemOptions(options: ActorSystemOptions): void {
+  checkOptions("actorSystem()", options, SYSTEM_OPTIONS);
+  if (options.isHeadNode && options.headAddr !== undefined) {
+    throw invalid("actorSystem(): 'isHeadNode' and 'headAddr' are mutually exclusive");
   }
-  return value;
 }
 
-export function checkSystemOptions(options: ActorSystemOptions): void {
-  checkOptionKeys("actorSystem()", options, SYSTEM_OPTION_KEYS);
-  optionalString("actorSystem()", "addr", options.addr);
-  optionalString("actorSystem()", "passphrase", options.passphrase);
-  optionalString("actorSystem()", "headAddr", options.headAddr);
-  optionalBoolean("actorSystem()", "isHeadNode", options.isHeadNode);
-  if (typeof options.webrtc === "object" && options.webrtc !== null) {
-    checkOptionKeys("actorSystem(): webrtc", options.webrtc, WEBRTC_OPTION_KEYS);
-    optionalDuration("actorSystem(): webrtc", "directWaitMs", options.webrtc.directWaitMs);
-  } else if (options.webrtc !== undefined && typeof options.webrtc !== "boolean") {
-    throw new PulsingRuntimeError(
-      ErrorCode.INVALID_OPTION,
-      `actorSystem(): 'webrtc' must be a boolean or an options object, got ${show(options.webrtc)}`,
+/**
+ * Settles like `promise`, or rejects with `signal`'s reason when it aborts first (then `abandoned` runs: what the
+ * promise still does must be undone by it).
+ */
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, abandoned: () => void): Promise<T> {
+  if (signal.aborted) {
+    abandoned();
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      abandoned();
+      reject(abortReason(signal));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
     );
-  }
-  if (options.seeds !== undefined && (!Array.isArray(options.seeds) || options.seeds.some((s) => typeof s !== "string"))) {
-    throw new PulsingRuntimeError(
-      ErrorCode.INVALID_OPTION,
-      `actorSystem(): 'seeds' must be an array of address strings, got ${show(options.seeds)}`,
-    );
-  }
-  if (options.membership !== undefined) {
-    checkOptionKeys("actorSystem(): membership", options.membership, MEMBERSHIP_OPTION_KEYS);
-    const m = options.membership;
-    optionalString("actorSystem(): membership", "cluster", m.cluster);
-    for (const key of ["heartbeatInterval", "suspectAfter", "probeTimeout", "suspicionTimeout"] as const) {
-      if (m[key] !== undefined && !(typeof m[key] === "number" && m[key]! >= 10)) {
-        throw new PulsingRuntimeError(
-          ErrorCode.INVALID_OPTION,
-          `actorSystem(): membership.${key} must be a number of ms ≥ 10, got ${show(m[key])}`,
-        );
-      }
-    }
-    optionalInteger("actorSystem(): membership", "indirectProbes", m.indirectProbes, 0);
-    optionalInteger("actorSystem(): membership", "targetPeers", m.targetPeers, 1);
-  }
-  if (options.maxFrameSize !== undefined && (!Number.isInteger(options.maxFrameSize) || options.maxFrameSize < 1024)) {
-    throw new PulsingRuntimeError(
-      ErrorCode.INVALID_OPTION,
-      `actorSystem(): 'maxFrameSize' must be an integer ≥ 1024 bytes, got ${show(options.maxFrameSize)}`,
-    );
-  }
-  if (options.privateKey !== undefined && !(options.privateKey instanceof Uint8Array)) {
-    throw new PulsingRuntimeError(
-      ErrorCode.INVALID_OPTION,
-      "actorSystem(): 'privateKey' must be a Uint8Array (a protobuf-encoded libp2p private key)",
-    );
-  }
-  if (options.isHeadNode && options.headAddr !== undefined) {
-    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "actorSystem(): 'isHeadNode' and 'headAddr' are mutually exclusive");
-  }
+  });
 }
 
 function describeTarget(actor: unknown): string {

@@ -1,5 +1,6 @@
 import type { GossipSub } from "@libp2p/gossipsub";
 import type { Member } from "../actor/system.js";
+import type { MemberDigestRequest } from "../actor/system-actor.js";
 import type { RuntimeKind } from "../platform/platform.js";
 import type { Mesh } from "../transport/mesh.js";
 import { GossipMembership } from "./gossip-membership.js";
@@ -45,7 +46,8 @@ export class Cluster {
       load: (lag) => ({ ...system.load(), lag: Math.round(lag) }),
       localSnapshot: () => system.localSnapshot(),
       fetchSnapshot: async (nodeId) => (await system.callSystemActor(nodeId, "registrySnapshot", [], 5_000)) as RegistrySnapshot,
-      fetchMembers: async (nodeId) => await system.callSystemActor(nodeId, "memberDigest", [], 5_000),
+      fetchMembers: async (nodeId, { cluster, self }, timeoutMs = 5_000) =>
+        await system.callSystemActor(nodeId, "memberDigest", [self ?? null, cluster], timeoutMs),
       ping: (nodeId, timeoutMs) => mesh.ping(nodeId, timeoutMs),
       probeVia: async (via, target, timeoutMs) =>
         (await system.callSystemActor(via, "probe", [target, timeoutMs], timeoutMs + 250)) === true,
@@ -85,9 +87,16 @@ export class Cluster {
     return this.membership.report(report);
   }
 
-  /** The members this node sees alive, for a peer that pulls them (gossip mode; head-node mode has its own sync). */
-  memberDigest(): unknown[] {
-    return this.membership instanceof GossipMembership ? this.membership.digest() : [];
+  /**
+   * The members this node sees alive, for a peer that pulls them (gossip mode; head-node mode has its own sync).
+   * A joining peer sends its own entry along (`joiner`), taken in when it is the `sender`'s. A peer of another
+   * cluster (same network and secret, another membership topic) gets nothing and gives nothing.
+   */
+  memberDigest({ joiner, cluster, sender }: MemberDigestRequest): unknown[] {
+    if (!(this.membership instanceof GossipMembership)) return [];
+    if (cluster !== undefined && cluster !== this.membership.cluster) return [];
+    if (joiner !== undefined && sender !== undefined) this.membership.introduce(joiner, sender);
+    return this.membership.digest();
   }
 
   /** The instance of `name` to use (by the resolve policy), alive nodes only; undefined when there is none. */

@@ -5,6 +5,7 @@ import { decode, encode } from "../wire/codec.js";
 import { LocalHealth } from "./local-health.js";
 import {
   DEFAULT_MEMBERSHIP,
+  JOIN_SYNC_MS,
   type GossipCounters,
   type MemberLoad,
   type Membership,
@@ -29,6 +30,8 @@ import { Registry, type RegistrySnapshot } from "./registry.js";
  * Joining: heartbeats carry addresses only now and then, so a node that hears a member it does not know yet pulls
  * the member table of a peer it is connected to (as a full heartbeat per member) rather than waiting for that
  * member's next full heartbeat — a new node learns a large cluster in one round trip (memberlist's push-pull join).
+ * `init()` does the same with the seed it joined through before it returns, sending its own full heartbeat along
+ * (the seed takes it in): a node that has joined is known to its seed and knows what its seed knew.
  */
 
 interface Heartbeat {
@@ -45,6 +48,8 @@ interface Heartbeat {
   names?: Array<[string, number]>;
 }
 
+/** At most this many entries of a pulled member table are looked at (a bound on what a peer can make us do). */
+const MAX_DIGEST_ENTRIES = 10_000;
 /** Up to this many public names travel in heartbeats: no RPC (and no connection) needed to learn them. */
 const NAMES_IN_HEARTBEAT = 32;
 /** Addresses and names go out with every this-many-th heartbeat, and whenever they change. */
@@ -154,6 +159,24 @@ export class GossipMembership implements Membership {
     this.#publishHeartbeat();
   }
 
+  async joined(seeds: string[]): Promise<void> {
+    const seed = seeds.find((peer) => this.#isAdmitted(peer));
+    if (seed === undefined || this.#stopped) return;
+    this.#lastPull = performance.now();
+    try {
+      this.#takeIn(await this.#host.fetchMembers(seed, { cluster: this.cluster, self: this.#fullHeartbeat() }, JOIN_SYNC_MS));
+    } catch (error) {
+      this.#host.report(`could not pull the member table of seed ${seed} (gossip will bring it)`, error);
+    }
+  }
+
+  /** A joining node's own entry, sent along with its pull (`sender` is the node that called): taken in if it is its own. */
+  introduce(entry: unknown, sender: string): void {
+    if (this.#stopped || !isFullHeartbeat(entry) || entry.id !== sender) return;
+    const record = this.#records.get(entry.id);
+    if (record === undefined || (record.status === "dead" && entry.inc > record.incarnation)) this.#onHeartbeat(entry);
+  }
+
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
@@ -164,6 +187,11 @@ export class GossipMembership implements Membership {
     await this.#publish({ t: "leave", id: this.#host.nodeId, inc: this.#incarnation });
     this.#pubsub.removeEventListener("message", this.#onMessage);
     this.#pubsub.unsubscribe(this.#topic);
+  }
+
+  /** The cluster's name (the membership topic's). */
+  get cluster(): string {
+    return this.#options.cluster;
   }
 
   members(): Member[] {
@@ -555,11 +583,7 @@ export class GossipMembership implements Membership {
     this.#pulling = true;
     this.#lastPull = now;
     try {
-      const digest = await this.#host.fetchMembers(source);
-      if (this.#stopped || !Array.isArray(digest)) return;
-      for (const entry of digest as unknown[]) {
-        if (isFullHeartbeat(entry) && !this.#records.has(entry.id)) this.#onHeartbeat(entry);
-      }
+      this.#takeIn(await this.#host.fetchMembers(source, { cluster: this.cluster }));
     } catch {
       // the next unknown heartbeat tries another peer
     } finally {
@@ -569,6 +593,14 @@ export class GossipMembership implements Membership {
 
   #pulling = false;
   #lastPull = -Infinity;
+
+  /** Takes in the members of a pulled table (untrusted) that this node does not know yet. */
+  #takeIn(digest: unknown): void {
+    if (this.#stopped || !Array.isArray(digest)) return;
+    for (const entry of (digest as unknown[]).slice(0, MAX_DIGEST_ENTRIES)) {
+      if (isFullHeartbeat(entry) && !this.#records.has(entry.id)) this.#onHeartbeat(entry);
+    }
+  }
 
   /** Dials members until this node has `targetPeers` connections (counting dials still under way). */
   #keepConnected(record: MemberRecord): void {

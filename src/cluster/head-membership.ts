@@ -4,6 +4,7 @@ import type { RuntimeKind } from "../platform/platform.js";
 import { LocalHealth } from "./local-health.js";
 import {
   DEFAULT_MEMBERSHIP,
+  JOIN_SYNC_MS,
   type GossipCounters,
   type MemberLoad,
   type Membership,
@@ -72,6 +73,10 @@ export class HeadMembership implements Membership {
     this.registry.replace(this.#host.nodeId, this.#host.localSnapshot());
     this.#health.start();
     this.#detector = setInterval(() => this.#detect(), Math.max(50, this.#options.heartbeatInterval / 2));
+  }
+
+  async joined(): Promise<void> {
+    // The head joins nothing: workers come to it.
   }
 
   async stop(): Promise<void> {
@@ -246,6 +251,17 @@ export class WorkerMembership implements Membership {
     await this.#beat().catch(() => {});
   }
 
+  /** Reports to the head at once (rather than at the next beat): its answer carries the whole view. */
+  async joined(): Promise<void> {
+    if (this.#head() === undefined || this.#stopped) return;
+    await this.#beating;
+    if (this.#viewVersion !== 0) return; // a beat since admission already brought the view
+    clearTimeout(this.#timer);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#beat(), new Promise<void>((resolve) => (timer = setTimeout(resolve, JOIN_SYNC_MS)))]);
+    clearTimeout(timer);
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
@@ -281,7 +297,18 @@ export class WorkerMembership implements Membership {
     }
   }
 
-  async #beat(): Promise<void> {
+  /** The beat under way, if any. */
+  #beating: Promise<void> | undefined;
+
+  #beat(): Promise<void> {
+    const beat = this.#doBeat().finally(() => {
+      if (this.#beating === beat) this.#beating = undefined;
+    });
+    this.#beating = beat;
+    return beat;
+  }
+
+  async #doBeat(): Promise<void> {
     if (this.#stopped) return;
     try {
       const head = this.#head();
@@ -308,6 +335,8 @@ export class WorkerMembership implements Membership {
     } catch {
       this.#headSilent();
     } finally {
+      // One timer at a time, whichever beat ends last (beats also run off-schedule: names changed, head lost, join).
+      clearTimeout(this.#timer);
       if (!this.#stopped) this.#timer = setTimeout(() => void this.#beat(), this.#options.heartbeatInterval);
     }
   }

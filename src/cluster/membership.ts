@@ -1,5 +1,6 @@
 import type { Member } from "../actor/system.js";
 import type { RuntimeKind } from "../platform/platform.js";
+import { durationAtLeast, integer, string, type OptionSchema } from "../util/options.js";
 import type { Registry, RegistrySnapshot } from "./registry.js";
 
 /** Timings of membership and failure detection (ms). */
@@ -19,6 +20,20 @@ export interface MembershipOptions {
   /** Connections to other members a node keeps (more are made on demand for calls). @default 6 */
   targetPeers?: number;
 }
+
+/** The checks of `MembershipOptions` (timings of at least 10 ms). */
+export const MEMBERSHIP_OPTIONS = {
+  cluster: string,
+  heartbeatInterval: durationAtLeast(10),
+  suspectAfter: durationAtLeast(10),
+  probeTimeout: durationAtLeast(10),
+  suspicionTimeout: durationAtLeast(10),
+  indirectProbes: integer(0),
+  targetPeers: integer(1),
+} satisfies OptionSchema<MembershipOptions>;
+
+/** How long `init()` waits for a seed's member table (one RPC on the connection it just opened). */
+export const JOIN_SYNC_MS = 3_000;
 
 export const DEFAULT_MEMBERSHIP: Required<MembershipOptions> = {
   cluster: "default",
@@ -55,6 +70,11 @@ export interface Membership {
   readonly registry: Registry;
   readonly counters: GossipCounters;
   start(): Promise<void>;
+  /**
+   * This node was admitted by `seeds` (the seed peers it reached, in seed order): take in what one of them knows
+   * of the cluster before `init()` returns — at most `JOIN_SYNC_MS`; gossip repairs what it misses.
+   */
+  joined(seeds: string[]): Promise<void>;
   /** Leaves the cluster (others see the node go at once). */
   stop(): Promise<void>;
   members(): Member[];
@@ -75,8 +95,11 @@ export interface MembershipHost {
   localSnapshot(): RegistrySnapshot;
   /** Pulls a member's registry (over RPC, reliable). */
   fetchSnapshot(nodeId: string): Promise<RegistrySnapshot>;
-  /** Pulls the members `nodeId` sees alive (over RPC): untrusted shape, checked by the caller. */
-  fetchMembers(nodeId: string): Promise<unknown>;
+  /**
+   * Pulls the members `nodeId` sees alive in `cluster` (over RPC): untrusted shape, checked by the caller. `self`:
+   * this node's own entry, for `nodeId` to take in (a joiner's push-pull).
+   */
+  fetchMembers(nodeId: string, request: { cluster: string; self?: unknown }, timeoutMs?: number): Promise<unknown>;
   /** A libp2p ping of `nodeId` within `timeoutMs`. */
   ping(nodeId: string, timeoutMs: number): Promise<boolean>;
   /** Asks `via` to ping `target` for us. */

@@ -1,4 +1,5 @@
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
+import { invalid, show, type Check } from "../util/options.js";
 import type { NameEntry } from "./registry.js";
 
 /**
@@ -8,19 +9,21 @@ import type { NameEntry } from "./registry.js";
  */
 export type ResolvePolicy = "round-robin" | "random" | "local-first" | ((candidates: readonly NameEntry[], name: string) => NameEntry);
 
+const BUILT_IN = ["round-robin", "random", "local-first"];
+
+/** The option check for a resolve policy (`resolvePolicy` of a system, `policy` of one `resolve()`). */
+export const resolvePolicyOption: Check<ResolvePolicy> = (where, name, value) => {
+  if (typeof value === "function" || (typeof value === "string" && BUILT_IN.includes(value))) return value as ResolvePolicy;
+  throw invalid(`${where}: '${name}' must be "round-robin", "random", "local-first" or a function, got ${show(value)}`);
+};
+
 export class Resolver {
   readonly #policy: ResolvePolicy;
   readonly #selfId: string;
   readonly #turns = new Map<string, number>();
 
   constructor(policy: ResolvePolicy | undefined, selfId: string) {
-    if (policy !== undefined && typeof policy !== "function" && !["round-robin", "random", "local-first"].includes(policy)) {
-      throw new PulsingRuntimeError(
-        ErrorCode.INVALID_OPTION,
-        `invalid resolvePolicy ${JSON.stringify(policy)} (expected "round-robin", "random", "local-first" or a function)`,
-      );
-    }
-    this.#policy = policy ?? "round-robin";
+    this.#policy = policy === undefined ? "round-robin" : resolvePolicyOption("actorSystem()", "resolvePolicy", policy);
     this.#selfId = selfId;
   }
 
@@ -28,11 +31,12 @@ export class Resolver {
     if (candidates.length === 1) return candidates[0]!;
     if (typeof policy === "function") {
       const chosen = policy(candidates, name);
-      if (!candidates.includes(chosen))
+      if (!candidates.includes(chosen)) {
         throw new PulsingRuntimeError(
           ErrorCode.INVALID_ARGUMENT,
           `resolvePolicy returned something that is not one of the candidates for '${name}'`,
         );
+      }
       return chosen;
     }
     if (policy === "random") return candidates[Math.floor(Math.random() * candidates.length)]!;

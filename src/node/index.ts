@@ -5,5 +5,5 @@
 import "../util/polyfills.js";
 
 export { startSeed } from "./seed.js";
-export type { Seed, SeedOptions } from "./seed.js";
+export type { DashboardOptions, Seed, SeedOptions } from "./seed.js";
 export { generatePrivateKey, loadOrCreatePrivateKey } from "./identity.js";

@@ -1,5 +1,7 @@
 import type { Server } from "node:http";
 import * as pul from "../index.js";
+import { MEMBERSHIP_OPTIONS } from "../cluster/membership.js";
+import { bytes, checkOptions, integer, nested, string, stringArray, type OptionSchema } from "../util/options.js";
 import { serveStatic } from "./static-server.js";
 
 export interface SeedOptions {
@@ -7,13 +9,33 @@ export interface SeedOptions {
   addr?: string;
   passphrase?: string;
   /** Serve the dashboard (a directory of built files) over HTTP on this port; 0 picks one. */
-  dashboard?: { root: string; port: number; host?: string };
+  dashboard?: DashboardOptions;
   /** Other seeds to join. */
   seeds?: string[];
   membership?: pul.MembershipOptions;
   /** A stable identity (see `loadOrCreatePrivateKey`). */
   privateKey?: Uint8Array;
 }
+
+/** Where a seed serves the dashboard. */
+export interface DashboardOptions {
+  /** The directory of built dashboard files. */
+  root: string;
+  /** The HTTP port (0: a free one). */
+  port: number;
+  /** The interface to listen on. @default "0.0.0.0" */
+  host?: string;
+}
+
+/** The checks of `SeedOptions`. */
+export const SEED_OPTIONS = {
+  addr: string,
+  passphrase: string,
+  dashboard: nested({ root: string, port: integer(0), host: string } satisfies OptionSchema<DashboardOptions>),
+  seeds: stringArray,
+  membership: nested(MEMBERSHIP_OPTIONS),
+  privateKey: bytes,
+} satisfies OptionSchema<SeedOptions>;
 
 export interface Seed {
   system: pul.ActorSystem;
@@ -29,6 +51,7 @@ export interface Seed {
  * the dashboard over HTTP, whose `/config.json` tells a tab which addresses to dial.
  */
 export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
+  checkOptions("startSeed()", options, SEED_OPTIONS);
   const system = await pul.actorSystem({
     addr: options.addr ?? "0.0.0.0:8000",
     ...(options.seeds !== undefined ? { seeds: options.seeds } : {}),

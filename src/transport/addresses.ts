@@ -1,5 +1,6 @@
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
+import { isAddrHint } from "../wire/addr-hint.js";
 
 /**
  * Addresses as users write them: `"host:port"` shorthand or multiaddr strings.
@@ -64,4 +65,26 @@ export function seedAddr(seed: string, transport: "tcp" | "ws"): Multiaddr {
   if (hp === undefined) return parseMultiaddr("seeds", seed);
   if (hp.port === 0) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `seeds: '${seed}' has port 0`);
   return multiaddr(transport === "tcp" ? `${hostPart(hp)}/tcp/${hp.port}` : `${hostPart(hp)}/tcp/${hp.port + 1}/ws`);
+}
+
+/**
+ * The multiaddrs of an untrusted address hint for `peer` (from a ref or a find-node answer; see
+ * `../wire/addr-hint.ts`): nothing unless it has a hint's shape; then every string that parses as a multiaddr and
+ * does not end in another peer's id (a relay's id inside a circuit address is fine).
+ */
+export function addrsFromHint(peer: string, hint: unknown): Multiaddr[] {
+  if (!isAddrHint(hint)) return [];
+  const addrs: Multiaddr[] = [];
+  for (const text of hint) {
+    let addr: Multiaddr;
+    try {
+      addr = multiaddr(text);
+    } catch {
+      continue;
+    }
+    const last = addr.getComponents().at(-1);
+    if (last === undefined || (last.name === "p2p" && last.value !== peer)) continue;
+    addrs.push(addr);
+  }
+  return addrs;
 }

@@ -14,9 +14,11 @@ import type { CallHandle } from "../actor/call-handle.js";
 import type { CallMode, CallOptions, InboundCall } from "../actor/call-types.js";
 import type { RefDecodeContext } from "../actor/ref-codec.js";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
-import { seedAddr } from "./addresses.js";
+import { hintOf } from "../wire/addr-hint.js";
+import { addrsFromHint, seedAddr } from "./addresses.js";
 import { AdmissionError, AdmissionGate } from "./admission.js";
 import { isRelayed, RELAYED_ADDR, RELAYED_WEBRTC_ADDR, transportOf, type ConnectionTransport } from "./connection-kind.js";
+import { findNode, locate } from "./find-node.js";
 import { InboundSession } from "./inbound-session.js";
 import { PeerDialer } from "./peer-dialer.js";
 import type { MeshContext } from "./mesh-context.js";
@@ -29,6 +31,8 @@ export interface MeshInit {
   seeds: readonly string[];
   passphrase: string | undefined;
   maxFrameSize: number | undefined;
+  /** Errors sent to other nodes carry their stack traces (a development option). */
+  errorStacks: boolean;
   /** Browsers: direct WebRTC between tabs (else relayed only). */
   webrtc: boolean;
   /** Browsers: how long a call to a tab waits for a direct connection before taking the relayed one. */
@@ -61,6 +65,8 @@ const JOIN_WAIT_MS = 5_000;
 const RELAY_ADDR_WAIT_MS = 3_000;
 const SEED_BACKOFF_MIN_MS = 100;
 const SEED_BACKOFF_MAX_MS = 5_000;
+/** Address hints kept for the refs this node sends (members and nodes learnt from hints); the oldest go first. */
+const MAX_HINTS = 4_096;
 
 /**
  * The network of one actor system: its libp2p node (transports per runtime, noise, yamux, identify, ping),
@@ -94,6 +100,8 @@ export class Mesh {
     const plan = await platform.transports({ addr: init.addr, seeds: init.seeds, webrtc: init.webrtc });
     const blocked = new Set<string>();
     const isBlocked = async (peer: { toString(): string }): Promise<boolean> => blocked.has(peer.toString());
+    let gate: AdmissionGate | undefined;
+    let started: Mesh | undefined; // for callbacks that may run before start() returns
     const node = await createLibp2p({
       privateKey: init.privateKey,
       addresses: { listen: plan.listen },
@@ -102,10 +110,15 @@ export class Mesh {
       streamMuxers: [yamux()],
       // Clusters join through a few seeds: the default of 5 inbound connections per second per IP is too low.
       connectionManager: { inboundConnectionThreshold: 1_000, maxConnections: plan.maxConnections },
+      // libp2p's monitor pings every connection every 10 s, those still in admission too (an outsider would get
+      // a stream from us, and a legitimate connection pinged during its admission would be aborted). Liveness is
+      // membership's job: it probes members and hangs up on the dead.
+      connectionMonitor: { enabled: false },
       connectionGater: {
         ...plan.gater,
         denyDialPeer: isBlocked,
-        denyInboundEncryptedConnection: isBlocked,
+        // An outsider's connections are cut off after the admission timeout; meanwhile only so many are taken.
+        denyInboundEncryptedConnection: async (peer) => blocked.has(peer.toString()) || (gate?.tooManyUnadmitted(peer) ?? false),
         denyOutboundEncryptedConnection: isBlocked,
       },
       services: {
@@ -113,6 +126,9 @@ export class Mesh {
         // Identify runs once a connection is admitted, so unadmitted peers learn nothing about us.
         identify: identify({ runOnConnectionOpen: false }),
         ping: ping(),
+        // Where a node this one has no address for is: asked of connected peers (a PeerRouting libp2p's dialer
+        // consults too), answered only to admitted peers.
+        findNode: findNode({ admitted: (connection) => gate!.wait(connection), isAdmitted: (peer) => gate?.isAdmitted(peer) ?? false }),
         // Membership gossip: small clusters need a low mesh degree and publishing with no mesh yet.
         // Every membership message is relayed by every node to its mesh peers: a low degree keeps that cost down
         // and still reaches everyone in a few hops. Flood publishing (a node sends its own messages to every
@@ -137,17 +153,17 @@ export class Mesh {
       },
     });
     const counters = { malformedFrames: 0, oversizedFrames: 0 };
-    let gate: AdmissionGate | undefined;
-    let started: Mesh | undefined; // for the admission callback, which may run before start() returns
     const dialer = new PeerDialer(node, (connection) => gate!.wait(connection), plan.directWebRTC, init.directWaitMs);
     const ctx: MeshContext = {
       node,
       nodeId: node.peerId.toString(),
       maxFrameSize: init.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      encoding: { errorStacks: init.errorStacks },
       refs: init.refs,
       deliver: init.deliver,
       admitted: (connection) => gate!.wait(connection),
       dial: (peer, signal) => dialer.dial(peer, signal),
+      locate: (peer, until) => locate(node, peer, until, started!.#stopped.signal, started!.#learning.get(peer)),
       report: init.report,
       counters,
     };
@@ -176,7 +192,18 @@ export class Mesh {
       const peer = event.detail.toString();
       for (const listener of mesh.#disconnectListeners) listener(peer);
     });
+    // The addresses this node puts in the refs it sends change with its listeners and relay reservations.
+    for (const event of ["self:peer:update", "transport:listening", "transport:close"] as const) {
+      node.addEventListener(event, () => (mesh.#selfHint = undefined));
+    }
     await Promise.resolve(node.start());
+    // Every protocol is registered now: before admission, none but admission's may run on a connection.
+    gate.guard(node);
+    // A relay reservation is freed when its holder leaves (libp2p would keep it for hours, filling the table).
+    const relay = (node.services as { relay?: { reservationStore?: { removeReservation?(peer: unknown): void } } }).relay;
+    if (typeof relay?.reservationStore?.removeReservation === "function") {
+      node.addEventListener("peer:disconnect", (event) => relay.reservationStore!.removeReservation!(event.detail));
+    }
     mesh.#seedAddrs = init.seeds.map((seed) => seedAddr(seed, plan.seedTransport));
     return mesh;
   }
@@ -191,12 +218,9 @@ export class Mesh {
    * before subscribing could stay unknown to its seed's mesh.
    */
   async join(): Promise<void> {
-    try {
-      await this.#join(this.#seedAddrs);
-    } catch (error) {
-      await this.stop();
-      throw error;
-    }
+    // On failure the caller shuts the whole system down, in order (the cluster first, then this mesh, whose stop
+    // also ends the seed loops): stopping the node here left the cluster to leave through a stopped pubsub.
+    await this.#join(this.#seedAddrs);
   }
 
   get nodeId(): string {
@@ -267,7 +291,7 @@ export class Mesh {
     await this.#gate.wait(connection);
   }
 
-  /** Remembers where `peer` listens, so calls to it can dial it. */
+  /** Remembers where `peer` listens, so calls to it can dial it (and refs to its actors carry a hint of it). */
   async learn(peer: string, addrs: string[]): Promise<void> {
     const multiaddrs = addrs.flatMap((a) => {
       try {
@@ -276,12 +300,73 @@ export class Mesh {
         return [];
       }
     });
-    if (multiaddrs.length > 0) await this.node.peerStore.merge(peerIdFromString(peer), { multiaddrs });
+    if (multiaddrs.length === 0) return;
+    this.#remember(peer, hintOf(peer, addrs));
+    await this.#merge(peer, multiaddrs);
+  }
+
+  /**
+   * The address hint refs to `peer`'s actors carry (this node's own addresses for its own actors, what it knows of
+   * other nodes for theirs); undefined when it knows none.
+   */
+  addrHint(peer: string): readonly string[] | undefined {
+    if (peer === this.#ctx.nodeId) {
+      this.#selfHint ??= hintOf(peer, this.addrs);
+      return this.#selfHint.length > 0 ? this.#selfHint : undefined;
+    }
+    return this.#hints.get(peer);
+  }
+
+  /**
+   * A ref to an actor of `peer` arrived with an address hint (untrusted; shape-checked by the codec): a node this
+   * node has no address for goes into the peer store, so that calling it can dial. Hints of known nodes are
+   * ignored (membership keeps those current), so a ref costs a map lookup.
+   */
+  hinted(peer: string, hint: readonly string[]): void {
+    if (peer === this.#ctx.nodeId || this.#hints.has(peer) || this.#stopping) return;
+    const multiaddrs = addrsFromHint(peer, hint);
+    if (multiaddrs.length === 0) return;
+    try {
+      peerIdFromString(peer);
+    } catch {
+      return; // not a node id: calls to it fail anyway
+    }
+    this.#remember(peer, hintOf(peer, multiaddrs.map(String)));
+    void this.#merge(peer, multiaddrs);
+  }
+
+  /** Hints of other nodes by id, most recently learnt last. */
+  readonly #hints = new Map<string, string[]>();
+  #selfHint: string[] | undefined;
+  /** Address merges into the peer store under way, by peer: a link about to dial waits for them. */
+  readonly #learning = new Map<string, Promise<void>>();
+
+  #remember(peer: string, hint: string[]): void {
+    if (hint.length === 0) return;
+    this.#hints.delete(peer);
+    this.#hints.set(peer, hint);
+    if (this.#hints.size > MAX_HINTS) this.#hints.delete(this.#hints.keys().next().value!);
+  }
+
+  #merge(peer: string, multiaddrs: Multiaddr[]): Promise<void> {
+    const merging: Promise<void> = this.node.peerStore
+      .merge(peerIdFromString(peer), { multiaddrs })
+      .then(
+        () => {},
+        () => {},
+      )
+      .finally(() => {
+        if (this.#learning.get(peer) === merging) this.#learning.delete(peer);
+      });
+    this.#learning.set(peer, merging);
+    return merging;
   }
 
   /** A member was declared dead: what waits on it fails now, with the reason. */
   memberGone(peer: string, why: string): void {
     this.#links.get(peer)?.close(new PulsingRuntimeError(ErrorCode.NODE_DEAD, `node ${peer} is dead (${why})`));
+    // Its connections are of no use (and a silent one would linger: libp2p's connection monitor is off).
+    if (!this.#stopping) void Promise.resolve(this.node.hangUp(peerIdFromString(peer))).catch(() => {});
   }
 
   /** Refuses all traffic with `peers` and drops their connections (how tests cut a node off). */

@@ -8,8 +8,9 @@ const DIRECT_WAIT_MS = 1_000;
 /** One WebRTC dial, signalling included (they take 0.1–1 s here). */
 const WEBRTC_DIAL_MS = 3_000;
 /**
- * Rounds of WebRTC dials per attempt at a direct connection: a dial may fail (and unpatched `@libp2p/webrtc` 6.0.33
- * hangs now and then although the far side has its end up, see docs/DEPENDENCIES.md); a fresh dial then goes through.
+ * Rounds of WebRTC dials per attempt at a direct connection: a dial may fail (`@libp2p/webrtc` 6.0.33 hangs now and
+ * then when the far side closes the `init` channel early: Pulsing nodes no longer do, see
+ * src/transport/webrtc-init-channel.ts, but other peers may); a fresh dial then goes through.
  */
 const WEBRTC_ROUNDS = 2;
 /**

@@ -8,6 +8,7 @@ import { FrameError, FrameKind, type Frame } from "../wire/frames.js";
 import { nextMacrotask } from "../util/macrotask.js";
 import { isRelayed } from "./connection-kind.js";
 import type { FrameWriter } from "./frame-writer.js";
+import { UNKNOWN_NODE_WAIT_MS, unknownNode } from "./find-node.js";
 import { openFrameStream } from "./frame-stream.js";
 import type { MeshContext } from "./mesh-context.js";
 import { decodeFrame, encodeFrameBody, peekFrameHeader, RPC_PROTOCOL } from "./rpc-frames.js";
@@ -97,7 +98,7 @@ export class PeerLink {
       const frame: Frame = { kind: FrameKind.Tell, to: localId, method, args: args as unknown[] };
       let bytes: Uint8Array;
       try {
-        bytes = encodeFrameBody(frame, this.#ctx.maxFrameSize, what);
+        bytes = encodeFrameBody(frame, this.#ctx.maxFrameSize, what, this.#ctx.encoding);
       } catch (error) {
         return new FailedCall(mode, target, method, error);
       }
@@ -107,7 +108,7 @@ export class PeerLink {
         tell.settleValue(undefined);
       } else {
         this.#tells.push(tell);
-        this.#wait({ bytes });
+        this.#wait({ bytes }, options);
       }
       return tell;
     }
@@ -125,14 +126,14 @@ export class PeerLink {
     };
     let bytes: Uint8Array;
     try {
-      bytes = encodeFrameBody(frame, this.#ctx.maxFrameSize, what);
+      bytes = encodeFrameBody(frame, this.#ctx.maxFrameSize, what, this.#ctx.encoding);
     } catch (error) {
       call.settleError(error);
       return call;
     }
     this.#pending.set(id, call);
     if (this.#route !== undefined) this.#send(this.#route, bytes, call);
-    else this.#wait({ bytes, call });
+    else this.#wait({ bytes, call }, options);
     return call;
   }
 
@@ -302,8 +303,10 @@ export class PeerLink {
   }
 
   /** Queues a frame until a stream is open, opening one if none is on its way. */
-  #wait(waiting: Waiting): void {
+  #wait(waiting: Waiting, options: CallOptions | undefined): void {
     this.#backlog.push(waiting);
+    // A node not known yet is waited for as long as the longest-waiting call here wants (see `#open`).
+    this.#waitUntil = Math.max(this.#waitUntil, performance.now() + (options?.timeout ?? UNKNOWN_NODE_WAIT_MS));
     this.#opening ??= this.#open().finally(() => {
       this.#opening = undefined;
       // A direct connection may have come up while a relayed one was dialed.
@@ -314,16 +317,39 @@ export class PeerLink {
   /** Tells waiting for the stream: they resolve once handed to it. */
   #tells: RemoteCall[] = [];
 
+  /**
+   * Until when (`performance.now()`) the stream being opened may wait for a node this node has no address for:
+   * each call that waits pushes it to its own deadline (its `timeout`, else `UNKNOWN_NODE_WAIT_MS`).
+   */
+  #waitUntil = 0;
+  #locating = false;
+
+  /** Whether the link is waiting to learn where its peer is (a node not known yet). */
+  get locating(): boolean {
+    return this.#locating;
+  }
+
   async #open(): Promise<void> {
     let stream: Stream;
     let connection: Connection;
     try {
+      this.#locating = true;
+      try {
+        await this.#ctx.locate(this.peer, () => this.#waitUntil);
+      } finally {
+        this.#locating = false;
+      }
       connection = await this.#ctx.dial(this.peer, AbortSignal.timeout(10_000));
       if (connection.remotePeer.toString() !== this.peer) {
         throw new PulsingRuntimeError(ErrorCode.NODE_UNREACHABLE, `dialing it reached node ${connection.remotePeer.toString()} instead`);
       }
       stream = await connection.newStream(RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000), runOnLimitedConnection: true });
     } catch (error) {
+      this.#waitUntil = 0;
+      if (error instanceof PulsingRuntimeError && error.code === ErrorCode.NODE_UNKNOWN) {
+        this.close(error);
+        return;
+      }
       const reason = error instanceof PulsingRuntimeError ? error.message : describe(error);
       // A refusal (admission) keeps its code; anything else is a dial that did not get through.
       const code = error instanceof PulsingRuntimeError && error.code !== ErrorCode.UNSPECIFIED ? error.code : ErrorCode.NODE_UNREACHABLE;
@@ -331,6 +357,7 @@ export class PeerLink {
       this.close(failure);
       return;
     }
+    this.#waitUntil = 0;
     if (this.#closed) {
       stream.abort(new PulsingRuntimeError(ErrorCode.SHUTDOWN, "shutting down"));
       return;
@@ -458,6 +485,11 @@ class RemoteCall extends CallHandle {
 
   protected override onDone(): void {
     if (this.id !== 0) this.#link.forget(this);
+  }
+
+  /** A call whose timeout runs out while its link still looks for an unknown node learns that, not a bare timeout. */
+  protected override timeoutError(timeout: number): unknown {
+    return this.route === undefined && this.#link.locating ? unknownNode(this.#link.peer, timeout) : super.timeoutError(timeout);
   }
 }
 

@@ -1,5 +1,5 @@
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
-import { decode, encode, type DecodeContext } from "../wire/codec.js";
+import { decode, encode, type DecodeContext, type EncodeOptions } from "../wire/codec.js";
 import { varintLength, writeVarint } from "../wire/frame-reader.js";
 import { frameFromWire, frameToWire, FrameError, type Frame } from "../wire/frames.js";
 
@@ -10,8 +10,8 @@ export const RPC_PROTOCOL = "/pulsing/rpc/1.0.0";
 export const DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024;
 
 /** A frame's body (its length prefix is the writer's job); `what` names the encoded value in errors. */
-export function encodeFrameBody(frame: Frame, maxFrameSize: number, what: string): Uint8Array {
-  const body = encode(frameToWire(frame), what);
+export function encodeFrameBody(frame: Frame, maxFrameSize: number, what: string, options?: EncodeOptions): Uint8Array {
+  const body = encode(frameToWire(frame), what, options);
   if (body.byteLength > maxFrameSize) {
     throw new PulsingRuntimeError(
       ErrorCode.FRAME_TOO_LARGE,

@@ -137,7 +137,7 @@ export function behaviourSuite(where: string, open: () => Promise<SuiteHarness>)
           (async () => {
             for await (const _ of c.asAny().incr()) assert.fail("no items expected");
           })(),
-          (e: unknown) => e instanceof pul.PulsingRuntimeError && /single value/.test(e.message),
+          (e: unknown) => e instanceof pul.PulsingRuntimeError && e.code === "NOT_A_STREAM",
         );
       });
     });
@@ -265,7 +265,7 @@ export function behaviourSuite(where: string, open: () => Promise<SuiteHarness>)
         const any = c.asAny();
         for (const name of ["nope", "_secret", "constructor", "toString", "hasOwnProperty", "__proto__", "onStart"]) {
           await assert.rejects(Promise.resolve(any[name]!()), (e: unknown) => {
-            return e instanceof pul.PulsingRuntimeError && e.message.includes(`'${name}'`);
+            return e instanceof pul.PulsingRuntimeError && e.code === "METHOD_NOT_FOUND" && e.message.includes(`'${name}'`);
           }, name);
         }
         assert.equal(await c.incr(), 1);
@@ -275,18 +275,23 @@ export function behaviourSuite(where: string, open: () => Promise<SuiteHarness>)
     describe("timeouts and cancellation", () => {
       it("rejects with PulsingTimeoutError after the call's timeout", async () => {
         const f = await h.spawn(Failer);
-        await assert.rejects(f.withOptions({ timeout: 30 }).slow(2_000), (e: unknown) => e instanceof pul.PulsingTimeoutError);
+        await assert.rejects(f.withOptions({ timeout: 30 }).slow(2_000), (e: unknown) => e instanceof pul.PulsingTimeoutError && e.code === "TIMEOUT");
         assert.equal(await f.alive(), "alive");
       });
 
       it("askWithTimeout rejects with PulsingTimeoutError", async () => {
         const ref = await h.spawnRef(EchoActor);
         assert.equal(await pul.askWithTimeout(ref, { hi: 1 }, 5_000), 'echo: {"hi":1}');
-        const f = await h.spawn(Failer);
+        // A reply that comes after the timeout: the call rejects at the timeout, with PulsingTimeoutError.
+        const started = performance.now();
         await assert.rejects(
-          f.ref.ask(undefined, { timeout: 20 }).then(() => undefined),
-          (e: unknown) => e instanceof pul.PulsingRuntimeError || e instanceof pul.PulsingTimeoutError,
+          pul.askWithTimeout(ref, { op: "sleep", ms: 2_000 }, 50),
+          (e: unknown) => e instanceof pul.PulsingTimeoutError && e.code === "TIMEOUT" && e.durationMs === 50,
         );
+        const elapsed = performance.now() - started;
+        assert.ok(elapsed >= 45 && elapsed < 1_500, `rejected after ${Math.round(elapsed)} ms, not at the 50 ms timeout`);
+        // The actor's late reply is dropped, and it keeps serving.
+        assert.equal(await pul.askWithTimeout(ref, "again", 5_000), 'echo: "again"');
       });
 
       it("rejects with the signal's reason on abort and cancels the call in the actor", async () => {

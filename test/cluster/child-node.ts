@@ -2,9 +2,13 @@
  * A cluster node in its own process, for multi-process tests: `node … child-node.ts '<json options>'`.
  * Registers the fixture actor classes, starts an actor system with the given options, prints one JSON line
  * `{ "ready": { nodeId, addrs } }` (or `{ "error": … }`), and runs until its stdin closes or it is killed.
+ * With `callAfterInit: { actorId, method, args?, timeout? }` among the options it calls that actor right after
+ * `init()` returns, before printing, and adds `called: { result } | { error }` and `calledMs` to the ready line;
+ * with `spawnAfterInit: { cls, args? }` it spawns an anonymous actor first and adds its id (`spawned`).
  * Lines written to its stdin are commands, each answered with one line:
  *   {"spawn": {"cls": "Counter", "name": "c", "args": [1]}}   → {"spawned": "<actorId>"}
  *   {"call": {"name": "c", "method": "incr", "args": [], "timeout": 5000}} → {"result": …, "nodeId": …}
+ *   {"callId": {"actorId": "<id>", "method": "incr", "args": [], "timeout": 5000}} → {"result": …, "ms": …}
  *   {"members": true}                                     → {"members": [...]}
  *   {"partition": ["<nodeId>", …]} / {"heal": [...]}      → {"ok": true}   (cuts this node off / lets it back)
  *   {"burn": {"ms": 60000, "busyMs": 90, "idleMs": 10}}  → {"ok": true} at once; then keeps the CPU busy
@@ -12,12 +16,21 @@
 import * as pul from "pulsing";
 import * as fixtures from "../fixtures/actors.js";
 
+interface CallById {
+  actorId: string;
+  method: string;
+  args?: unknown[];
+  timeout?: number;
+}
+
 interface ChildOptions extends pul.ActorSystemOptions {
   privateKeyHex?: string;
+  callAfterInit?: CallById;
+  spawnAfterInit?: { cls: keyof typeof fixtures; args?: unknown[] };
 }
 
 const raw = JSON.parse(process.argv[2] ?? "{}") as ChildOptions;
-const { privateKeyHex, ...options } = raw;
+const { privateKeyHex, callAfterInit, spawnAfterInit, ...options } = raw;
 if (privateKeyHex !== undefined) options.privateKey = Uint8Array.from(Buffer.from(privateKeyHex, "hex"));
 
 const say = (message: unknown): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -25,7 +38,19 @@ const say = (message: unknown): void => void process.stdout.write(`${JSON.string
 let system: pul.ActorSystem;
 try {
   system = await pul.init(options);
-  say({ ready: { nodeId: system.nodeId, addrs: system.addrs } });
+  if (spawnAfterInit !== undefined) {
+    const ref = await system.spawn(fixtures[spawnAfterInit.cls], { args: spawnAfterInit.args });
+    say({ ready: { nodeId: system.nodeId, addrs: system.addrs, spawned: String(ref.actorId) } });
+  } else if (callAfterInit === undefined) {
+    say({ ready: { nodeId: system.nodeId, addrs: system.addrs } });
+  } else {
+    const started = performance.now();
+    const called = await callById(callAfterInit).then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error: describeError(error) }),
+    );
+    say({ ready: { nodeId: system.nodeId, addrs: system.addrs, called, calledMs: performance.now() - started } });
+  }
 } catch (error) {
   say({ error: { name: (error as Error).name, message: (error as Error).message } });
   process.exit(1);
@@ -45,6 +70,16 @@ process.stdin.on("data", (chunk: string) => {
 process.stdin.on("end", () => void pul.shutdown().then(() => process.exit(0)));
 process.on("SIGTERM", () => void pul.shutdown().then(() => process.exit(0)));
 
+async function callById({ actorId, method, args, timeout }: CallById): Promise<unknown> {
+  const ref = await system.refer(actorId);
+  return ref.invoke(method, args ?? [], "ask", timeout === undefined ? undefined : { timeout }).promise;
+}
+
+function describeError(error: unknown): { name: string; message: string; code?: unknown } {
+  const { name, message, code } = error as { name: string; message: string; code?: unknown };
+  return { name, message, code };
+}
+
 interface TestMesh {
   block(peers: string[]): Promise<void>;
   unblock(peers: string[]): void;
@@ -61,6 +96,10 @@ async function handle(command: Record<string, unknown>): Promise<void> {
       const ref = await system.resolve(name, { timeout: timeout ?? 5_000 });
       const result = await ref.invoke(method, args, "ask", { timeout: timeout ?? 5_000 }).promise;
       say({ result, nodeId: ref.actorId.nodeId });
+    } else if ("callId" in command) {
+      const started = performance.now();
+      const result = await callById(command.callId as CallById);
+      say({ result, ms: performance.now() - started });
     } else if ("members" in command) {
       say({ members: system.members() });
     } else if ("partition" in command) {
@@ -80,6 +119,6 @@ async function handle(command: Record<string, unknown>): Promise<void> {
       say({ ok: true });
     }
   } catch (error) {
-    say({ error: { name: (error as Error).name, message: (error as Error).message } });
+    say({ error: describeError(error) });
   }
 }

@@ -12,6 +12,8 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export interface ChildNode {
   nodeId: string;
   addrs: string[];
+  /** The whole ready line (`called`, `calledMs` with `callAfterInit`; `spawned` with `spawnAfterInit`). */
+  ready: Record<string, unknown>;
   process: ChildProcess;
   /** Sends a command line and waits for the next reply line. */
   command(command: unknown): Promise<Record<string, unknown>>;
@@ -23,6 +25,10 @@ export interface ChildNode {
 
 export interface ChildOptions extends Omit<pul.ActorSystemOptions, "privateKey"> {
   privateKeyHex?: string;
+  /** Calls this actor right after `init()` returns (the result lands in `ready.called`). */
+  callAfterInit?: { actorId: string; method: string; args?: unknown[]; timeout?: number };
+  /** Spawns an anonymous actor of this fixture class right after `init()` returns (its id lands in `ready.spawned`). */
+  spawnAfterInit?: { cls: string; args?: unknown[] };
 }
 
 export async function startNode(options: ChildOptions, timeoutMs = 30_000): Promise<ChildNode> {
@@ -45,6 +51,7 @@ export async function startNode(options: ChildOptions, timeoutMs = 30_000): Prom
   return {
     nodeId,
     addrs,
+    ready: first.ready as Record<string, unknown>,
     process: child,
     command: (command) => node.ask(command, 10_000),
     kill: () => node.kill(),

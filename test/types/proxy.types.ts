@@ -141,3 +141,43 @@ class DecoratedWithOptions {
 }
 void Decorated;
 void DecoratedWithOptions;
+
+// --- member events are typed: no cast needed ---------------------------------------------------------------------
+async function events(system: pul.ActorSystem): Promise<void> {
+  system.addEventListener("member:up", (e) => expectType<Equal<typeof e.detail.nodeId, string>>(true));
+  system.addEventListener("member:down", (e) => expectType<Equal<typeof e.detail.status, "alive" | "suspect" | "dead">>(true));
+  // @ts-expect-error a member has no such field
+  system.addEventListener("member:suspect", (e) => e.detail.nope);
+  system.addEventListener("some-other-event", (e) => expectType<Equal<typeof e, Event>>(true));
+}
+void events;
+
+// --- options: what type-checks is what is accepted at run time (the checkers are derived from these types) -----
+async function options(): Promise<void> {
+  const signal = AbortSignal.timeout(1_000);
+  await pul.init({ seeds: ["127.0.0.1:8000"], signal });
+  await pul.resolve("x", { timeout: 10, nodeId: "n", policy: "random", signal });
+  await pul.spawn(Counter, { args: [1], name: "c", signal });
+  // @ts-expect-error not an option of resolve()
+  await pul.resolve("x", { policyy: "random" });
+  // @ts-expect-error policies are a closed set (or a function)
+  await pul.resolve("x", { policy: "closest" });
+}
+void options;
+
+// --- error codes: a closed union users can switch over -----------------------------------------------------------
+function codes(error: unknown): string {
+  if (error instanceof pul.PulsingRuntimeError) {
+    expectType<Equal<typeof error.code, pul.ErrorCode>>(true);
+    switch (error.code) {
+      case pul.ErrorCode.NODE_UNKNOWN:
+      case "NODE_DEAD":
+        return "node";
+      // @ts-expect-error not a code
+      case "NODE_GONE":
+        return "?";
+    }
+  }
+  return "other";
+}
+void codes;
