@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { afterEach, describe, it } from "node:test";
 import * as pul from "pulsing";
 import { eventually, hasCode, sleep } from "./helpers.js";
@@ -234,12 +234,17 @@ describe("cancellation of init, spawn and resolve", () => {
     assert.equal(await ok.hi(), "hi");
   });
 
-  it("init() with a signal: aborting while it waits for its seeds stops the start and rejects", async () => {
-    // A seed nobody answers: init() would wait up to its join timeout (5 s) for it.
-    const server = createServer();
+  it("init() with a signal: aborting while it waits for its seeds stops the start and rejects", async (t) => {
+    // A seed that takes the TCP connection and then says nothing: init() would wait up to its join timeout (5 s)
+    // for it. (A closed port would not do: the refused dial ends the wait at once.)
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => void sockets.add(socket.on("error", () => {})));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    });
     const port = (server.address() as { port: number }).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
     const controller = new AbortController();
     const started = performance.now();
     const starting = pul.init({ addr: "127.0.0.1:0", seeds: [`127.0.0.1:${port}`], signal: controller.signal });

@@ -9,6 +9,7 @@
  *   {"stop": true}    → {"report": Report}      (after the call in flight ends)
  * `incr()` answers 1, 2, 3 …: a reply lost, doubled or out of order shows as a wrong value.
  */
+import { createInterface } from "node:readline";
 import * as pul from "pulsing";
 
 interface CallerOptions {
@@ -44,22 +45,11 @@ export interface CallerReport {
 
 const say = (message: unknown): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
 
-const lines: string[] = [];
-let wake: (() => void) | undefined;
-let buffered = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk: string) => {
-  buffered += chunk;
-  let newline: number;
-  while ((newline = buffered.indexOf("\n")) >= 0) {
-    lines.push(buffered.slice(0, newline));
-    buffered = buffered.slice(newline + 1);
-  }
-  wake?.();
-});
+const stdinLines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const nextLine = async (): Promise<string> => {
-  while (lines.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-  return lines.shift()!;
+  const next = await stdinLines.next();
+  // stdin closed: the "end" handler below shuts down; nothing more to read meanwhile
+  return next.done === true ? new Promise<string>(() => {}) : next.value;
 };
 
 const { join: options } = JSON.parse(await nextLine()) as { join: CallerOptions };

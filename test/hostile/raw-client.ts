@@ -5,7 +5,7 @@
  * MessagePack frames on `/pulsing/rpc/1.0.0` and choose not to read the answers; ask for identify; subscribe to
  * the membership topic; ask a node's circuit relay for a reservation; open many connections.
  */
-import "./polyfill.js";
+import "../../src/util/polyfills.js"; // Promise.withResolvers for libp2p on Node 20 (a runtime shim, not Pulsing code)
 import { gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId, Stream } from "@libp2p/interface";

@@ -10,6 +10,7 @@
  * and runs until its stdin closes or it is killed. A node frozen by an attack answers nothing: the tests read its
  * memory from /proc instead and kill it at the end.
  */
+import { createInterface } from "node:readline";
 import * as pul from "pulsing";
 import { Counter, Failer } from "../fixtures/actors.js";
 
@@ -51,17 +52,7 @@ try {
 
 const mesh = (): TargetMesh => (system as unknown as { mesh: TargetMesh }).mesh;
 
-let buffered = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk: string) => {
-  buffered += chunk;
-  let newline: number;
-  while ((newline = buffered.indexOf("\n")) >= 0) {
-    const line = buffered.slice(0, newline);
-    buffered = buffered.slice(newline + 1);
-    handle(JSON.parse(line) as Record<string, unknown>);
-  }
-});
+createInterface({ input: process.stdin }).on("line", (line) => handle(JSON.parse(line) as Record<string, unknown>));
 process.stdin.on("end", () => void system.shutdown().then(() => process.exit(0)));
 
 function handle(command: Record<string, unknown>): void {
