@@ -2,7 +2,7 @@ import type * as pul from "pulsing";
 
 /** What the seed serves at `/config.json`. */
 export interface DashboardConfig {
-  /** WebSocket multiaddrs of the seed(s) to dial. */
+  /** WebSocket multiaddrs of the seeds to dial: the serving seed's first, then up to two other seeds'. */
   seeds: string[];
   /** The serving seed's node id. */
   nodeId?: string;

@@ -1,7 +1,8 @@
 /**
  * The live dashboard: opening the page makes this tab a node of the cluster (`pul.init({ seeds })` with the
- * seed's WebSocket addresses from `/config.json`), then shows the membership, the actors, message rates, and
- * lets you spawn, call, stream and chat across nodes.
+ * WebSocket addresses `/config.json` lists: the serving seed's, then a few other seeds', so that the tab stays in the
+ * cluster while one of them restarts), then shows the membership, the actors, message rates, and lets you spawn,
+ * call, stream and chat across nodes.
  *
  * Tests rely on `globalThis.pul`, `globalThis.system` and `document.body.dataset.ready === "true"`.
  */

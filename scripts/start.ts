@@ -5,14 +5,19 @@
  *   the demo's shared actors ("demo/tokens", "chat/lobby") hosted on the seed.
  *
  * Builds the dashboard first when dist/demo is missing or older than demo/. Override with PULSING_ADDR,
- * PULSING_HTTP_PORT, PULSING_PASSPHRASE.
+ * PULSING_HTTP_PORT, PULSING_PASSPHRASE; PULSING_SEEDS (comma-separated) joins other seeds.
+ *
+ * The seed keeps its identity (node id) across restarts in a key file, `.pulsing/seed-<port>.key` under the
+ * working directory (PULSING_KEY_FILE to choose another): tabs that were open keep dialing the same id at the same
+ * address, and find it again when it is back. The port is in the name so that two seeds started from one checkout
+ * (on two ports) do not share an identity.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hostDemoActors } from "../examples/demo-actors.js";
-import { startSeed } from "../src/node/index.js";
+import { loadOrCreatePrivateKey, startSeed } from "../src/node/index.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const built = join(root, "dist/demo/index.html");
@@ -41,8 +46,17 @@ if (!existsSync(built) || statSync(built).mtimeMs < sources) {
 const addr = process.env.PULSING_ADDR ?? "0.0.0.0:8000";
 const port = Number(process.env.PULSING_HTTP_PORT ?? 8080);
 const passphrase = process.env.PULSING_PASSPHRASE;
+const seeds = (process.env.PULSING_SEEDS ?? "").split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+const keyFile = resolve(process.env.PULSING_KEY_FILE ?? join(".pulsing", `seed-${portOf(addr)}.key`));
+const privateKey = await loadOrCreatePrivateKey(keyFile).catch((error: unknown) => {
+  console.error(`could not read or create the seed's key file ${keyFile}: ${(error as Error).message}`);
+  console.error("(set PULSING_KEY_FILE to a writable path)");
+  process.exit(1);
+});
 const seed = await startSeed({
   addr,
+  privateKey,
+  ...(seeds.length > 0 ? { seeds } : {}),
   dashboard: { root: join(root, "dist/demo"), port },
   ...(passphrase !== undefined ? { passphrase } : {}),
 }).catch((error: unknown) => {
@@ -52,7 +66,7 @@ const seed = await startSeed({
 });
 await hostDemoActors(seed.system);
 
-console.log(`seed ${seed.system.nodeId}`);
+console.log(`seed ${seed.system.nodeId} (identity kept in ${keyFile})`);
 for (const a of seed.system.addrs) console.log(`  listening ${a}`);
 console.log(`\n  dashboard: ${seed.url}${passphrase !== undefined ? "#secret=<passphrase>" : ""}`);
 console.log("  open it in two tabs: each tab joins the cluster as a node. Ctrl-C stops the seed.\n");
@@ -63,3 +77,8 @@ const stop = async () => {
 };
 process.once("SIGINT", () => void stop());
 process.once("SIGTERM", () => void stop());
+
+/** The TCP port of a `"host:port"` or multiaddr listen address (for the key file's name). */
+function portOf(listen: string): string {
+  return /\/tcp\/(\d+)/.exec(listen)?.[1] ?? /:(\d+)$/.exec(listen)?.[1] ?? "default";
+}

@@ -37,6 +37,9 @@ export const SEED_OPTIONS = {
   privateKey: bytes,
 } satisfies OptionSchema<SeedOptions>;
 
+/** Other seeds `/config.json` names besides the one serving it (a tab reserves relay slots on two). */
+const OTHER_SEEDS_IN_CONFIG = 2;
+
 export interface Seed {
   system: pul.ActorSystem;
   /** The dashboard's URL, when served. */
@@ -48,7 +51,9 @@ export interface Seed {
 
 /**
  * A seed node: an actor system listening on TCP and WebSockets that relays for browser tabs, plus (optionally)
- * the dashboard over HTTP, whose `/config.json` tells a tab which addresses to dial.
+ * the dashboard over HTTP, whose `/config.json` tells a tab which addresses to dial: this seed's, then those of up
+ * to two other live Node or Deno members (every listening one relays for tabs), so that a tab keeps a path into
+ * the cluster while one of its seeds restarts.
  */
 export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
   checkOptions("startSeed()", options, SEED_OPTIONS);
@@ -69,7 +74,7 @@ export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
       port: options.dashboard.port,
       json: {
         "/config.json": () => ({
-          seeds: wsAddrs(),
+          seeds: [...wsAddrs(), ...otherSeeds(system)],
           nodeId: system.nodeId,
           protected: options.passphrase !== undefined,
         }),
@@ -88,4 +93,25 @@ export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
       await system.shutdown();
     },
   };
+}
+
+/**
+ * The WebSocket addresses (with their ids) of a few other live members that can serve tabs, picked at random for
+ * each request: the tabs of a busy dashboard spread over the cluster's nodes rather than all landing on the same two.
+ */
+function otherSeeds(system: pul.ActorSystem): string[] {
+  const candidates = system
+    .members()
+    .filter((m) => m.nodeId !== system.nodeId && m.status === "alive" && m.runtime !== "browser")
+    .map((m) =>
+      m.addrs
+        .filter((a) => /\/ws(\/|$)/.test(a) && !a.includes("/p2p-circuit"))
+        .map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${m.nodeId}`)),
+    )
+    .filter((addrs) => addrs.length > 0);
+  const picked: string[][] = [];
+  while (picked.length < OTHER_SEEDS_IN_CONFIG && candidates.length > 0) {
+    picked.push(candidates.splice(Math.floor(Math.random() * candidates.length), 1)[0]!);
+  }
+  return picked.flat();
 }

@@ -68,6 +68,31 @@ export function seedAddr(seed: string, transport: "tcp" | "ws"): Multiaddr {
 }
 
 /**
+ * Seed addresses by node: those naming the same `/p2p/<id>` are one seed (a seed on `0.0.0.0` lists an address per
+ * interface), dialed and kept connected as one; an address without an id is a seed of its own.
+ */
+export function seedGroups(addrs: readonly Multiaddr[]): Multiaddr[][] {
+  const groups: Multiaddr[][] = [];
+  const byPeer = new Map<string, Multiaddr[]>();
+  for (const addr of addrs) {
+    const peer = peerOf(addr);
+    const group = peer === undefined ? undefined : byPeer.get(peer);
+    if (group !== undefined) {
+      group.push(addr);
+      continue;
+    }
+    groups.push([addr]);
+    if (peer !== undefined) byPeer.set(peer, groups.at(-1)!);
+  }
+  return groups;
+}
+
+/** The node an address leads to: its last `/p2p/<id>` (a relay's id comes before `/p2p-circuit`), if any. */
+export function peerOf(addr: Multiaddr): string | undefined {
+  return addr.getComponents().findLast((c) => c.name === "p2p")?.value;
+}
+
+/**
  * The multiaddrs of an untrusted address hint for `peer` (from a ref or a find-node answer; see
  * `../wire/addr-hint.ts`): nothing unless it has a hint's shape; then every string that parses as a multiaddr and
  * does not end in another peer's id (a relay's id inside a circuit address is fine).
