@@ -1,18 +1,21 @@
 /**
  * `npm run bench`: every benchmark, each printed next to its floor from the same run.
- *   npm run bench -- local      only the named groups (local, remote, cluster, browser)
+ *   npm run bench -- local      only the named groups (local, remote, cluster, browser, membership-sim)
  * The cluster group includes a one-minute run with a CPU-busy node.
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { benchCluster } from "./cluster.js";
 import { benchLocal } from "./local.js";
+import { benchMembershipSim } from "./membership-sim.js";
 import { benchRemote } from "./remote.js";
 
 const groups: Record<string, () => Promise<void>> = {
   local: benchLocal,
   remote: benchRemote,
   cluster: () => benchCluster(),
+  // The real membership code at up to 1,000+ simulated members (sim clock and network; see bench/membership-sim.ts).
+  "membership-sim": () => benchMembershipSim(),
   // In the browser tests' environment (Chromium, a network namespace for WebRTC): see e2e/run.mjs.
   browser: async () => {
     const runner = fileURLToPath(new URL("../e2e/run.mjs", import.meta.url));

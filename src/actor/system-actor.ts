@@ -1,5 +1,4 @@
 import type { RuntimeKind } from "../platform/platform.js";
-import { contextStore } from "./context.js";
 
 /** One actor as `listActors()` reports it. */
 export interface ActorInfo {
@@ -60,23 +59,9 @@ export interface PingReply {
   time: number;
 }
 
-/** A pull of a node's member table, as its system actor hands it on. */
-export interface MemberDigestRequest {
-  /** The calling node's own entry (a joiner's push; untrusted). */
-  joiner: unknown;
-  /** The caller's cluster name: a node of another cluster gets nothing (absent from older callers). */
-  cluster: string | undefined;
-  /** The calling node (undefined for local calls). */
-  sender: string | undefined;
-}
-
 /** What the system actor reads from its system. */
 export interface SystemActorSource {
   spawn(className: unknown, options: unknown): Promise<{ actorId: string; name?: string }>;
-  registrySnapshot(): { incarnation: number; version: number; names: Array<[string, number]> };
-  probe(target: unknown, timeoutMs: unknown): Promise<boolean>;
-  headReport(report: unknown): unknown;
-  memberDigest(request: MemberDigestRequest): unknown[];
   listActors(): ActorInfo[];
   nodeInfo(): NodeInfo;
   metrics(): NodeMetrics;
@@ -113,34 +98,6 @@ export class SystemActor {
 
   ping(): PingReply {
     return { pong: true, nodeId: this.#source.nodeId, time: Date.now() };
-  }
-
-  /** This node's public named actors, versioned (what other members pull to repair their replica). */
-  registrySnapshot(): { incarnation: number; version: number; names: Array<[string, number]> } {
-    return this.#source.registrySnapshot();
-  }
-
-  /** Pings `nodeId` on behalf of a member that cannot reach it (SWIM's indirect probe). */
-  probe(nodeId: string, timeoutMs: number): Promise<boolean> {
-    return this.#source.probe(nodeId, timeoutMs);
-  }
-
-  /**
-   * The members this node sees alive, as full heartbeats (what a joining member pulls instead of waiting for them).
-   * A joining node passes its own full heartbeat (push-pull), taken in if it is the caller's own, and its cluster
-   * name: members of another cluster (same network, another membership topic) get an empty table.
-   */
-  memberDigest(joiner?: unknown, cluster?: unknown): unknown[] {
-    return this.#source.memberDigest({
-      joiner: joiner ?? undefined,
-      cluster: typeof cluster === "string" ? cluster : undefined,
-      sender: contextStore.get()?.sender,
-    });
-  }
-
-  /** Head-node mode: a worker's heartbeat, answered with the cluster view when the worker's is out of date. */
-  headReport(report: unknown): unknown {
-    return this.#source.headReport(report);
   }
 
   /** Spawns an instance of a class registered on this node (what `spawn(Cls, { node })` asks of it). */

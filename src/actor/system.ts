@@ -20,7 +20,6 @@ import {
 import type { Cluster, ClusterSystem } from "../cluster/cluster.js";
 import { MEMBERSHIP_OPTIONS, type MembershipOptions } from "../cluster/membership.js";
 import type { RegistrySnapshot } from "../cluster/registry.js";
-import type { HeadReport } from "../cluster/head-membership.js";
 import { resolvePolicyOption, type ResolvePolicy } from "../cluster/resolve-policy.js";
 import { ActorCell, type CellHost } from "./actor-cell.js";
 import { ActorId } from "./actor-id.js";
@@ -296,6 +295,7 @@ export class ActorSystem extends EventTarget {
         mode: options.isHeadNode ? "head" : options.headAddr !== undefined ? "worker" : "gossip",
       });
       system.#cluster.membership.registry.onChange((name) => system.#notifyName(name));
+      await step(system.#cluster.listen());
       await step(system.#cluster.membership.start());
       await step(system.#mesh.join());
       // Hold a seed's member table before returning: every member it knew is callable at once (bounded).
@@ -706,17 +706,6 @@ export class ActorSystem extends EventTarget {
     const actor = new SystemActor({
       nodeId: this.nodeId,
       spawn: (className, options) => this.#spawnForPeer(className, options),
-      registrySnapshot: () => this.#localSnapshot(),
-      headReport: (report) => {
-        if (this.#cluster === undefined) throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "this node is not a head node");
-        return this.#cluster.headReport(report as HeadReport);
-      },
-      memberDigest: (request) => this.#cluster?.memberDigest(request) ?? [],
-      probe: async (target, timeoutMs) => {
-        if (typeof target !== "string" || typeof timeoutMs !== "number")
-          throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "probe(nodeId, timeoutMs)");
-        return (await this.#mesh?.ping(target, Math.min(timeoutMs, 10_000))) ?? false;
-      },
       listActors: () => this.#listActors(),
       nodeInfo: () => this.#nodeInfo(),
       metrics: () => this.#metrics(),

@@ -1,12 +1,13 @@
 import type { GossipSub } from "@libp2p/gossipsub";
 import type { Member } from "../actor/system.js";
-import type { MemberDigestRequest } from "../actor/system-actor.js";
 import type { RuntimeKind } from "../platform/platform.js";
 import type { Mesh } from "../transport/mesh.js";
 import { GossipMembership } from "./gossip-membership.js";
-import { HeadMembership, WorkerMembership, type HeadAnswer, type HeadReport } from "./head-membership.js";
+import { gossipsubTopic } from "./membership-topic.js";
+import { CLUSTER_LIMITS, CLUSTER_PROTOCOL, parseClusterRequest, toRegistrySnapshot, type ClusterRequest } from "./cluster-protocol.js";
+import { HeadMembership, parseHeadReport, WorkerMembership, type HeadAnswer } from "./head-membership.js";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
-import type { MemberEventType, MemberLoad, Membership, MembershipHost, MembershipOptions } from "./membership.js";
+import { DEFAULT_MEMBERSHIP, type MemberEventType, type MemberLoad, type Membership, type MembershipHost, type MembershipOptions } from "./membership.js";
 import type { NameEntry, RegistrySnapshot } from "./registry.js";
 import { Resolver, type ResolvePolicy } from "./resolve-policy.js";
 
@@ -39,18 +40,26 @@ export class Cluster {
 
   constructor(system: ClusterSystem, mesh: Mesh, options: ClusterOptions) {
     this.resolver = new Resolver(options.resolvePolicy, system.nodeId);
+    this.#mesh = mesh;
+    this.#probe = (target, timeoutMs) => mesh.ping(target, timeoutMs);
+    this.#localSnapshot = () => system.localSnapshot();
+    const ask = (peer: string, request: ClusterRequest, timeoutMs: number): Promise<unknown> =>
+      mesh.request(peer, CLUSTER_PROTOCOL, request, CLUSTER_LIMITS, timeoutMs);
     const host: MembershipHost = {
       nodeId: system.nodeId,
       runtime: system.runtime,
       addrs: () => mesh.addrs,
       load: (lag) => ({ ...system.load(), lag: Math.round(lag) }),
       localSnapshot: () => system.localSnapshot(),
-      fetchSnapshot: async (nodeId) => (await system.callSystemActor(nodeId, "registrySnapshot", [], 5_000)) as RegistrySnapshot,
-      fetchMembers: async (nodeId, { cluster, self }, timeoutMs = 5_000) =>
-        await system.callSystemActor(nodeId, "memberDigest", [self ?? null, cluster], timeoutMs),
+      fetchSnapshot: async (nodeId) => {
+        const snapshot = toRegistrySnapshot(await ask(nodeId, { t: "names" }, 5_000));
+        if (snapshot === undefined) throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, `node ${nodeId} answered a names request with something else`);
+        return snapshot;
+      },
+      fetchMembers: (nodeId, { cluster, self, hash }, timeoutMs = 5_000) =>
+        ask(nodeId, { t: "members", cluster, ...(self !== undefined ? { self } : {}), ...(hash !== undefined ? { hash } : {}) }, timeoutMs),
       ping: (nodeId, timeoutMs) => mesh.ping(nodeId, timeoutMs),
-      probeVia: async (via, target, timeoutMs) =>
-        (await system.callSystemActor(via, "probe", [target, timeoutMs], timeoutMs + 250)) === true,
+      probeVia: async (via, target, timeoutMs) => (await ask(via, { t: "probe", target, timeoutMs }, timeoutMs + 250)) === true,
       connect: (nodeId, addrs) => mesh.connect(nodeId, addrs),
       learn: (nodeId, addrs) => mesh.learn(nodeId, addrs),
       connectedPeers: () => mesh.connectedPeers(),
@@ -66,37 +75,57 @@ export class Cluster {
         () => mesh.seedPeers()[0],
         async (report) => {
           const head = mesh.seedPeers()[0]!;
-          return (await system.callSystemActor(head, "headReport", [report], options.membership.probeTimeout ?? 2_000)) as HeadAnswer;
+          const answer = await ask(head, { t: "head", report }, options.membership.probeTimeout ?? 2_000);
+          if (typeof answer !== "object" || answer === null || !Number.isSafeInteger((answer as HeadAnswer).viewVersion)) {
+            throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "the head answered a report with something else");
+          }
+          return answer as HeadAnswer;
         },
         options.membership,
       );
     } else {
-      this.membership = new GossipMembership(
-        host,
-        mesh.node.services.pubsub as GossipSub,
-        (peer) => mesh.isAdmitted(peer),
-        options.membership,
-      );
+      const isAdmitted = (peer: string): boolean => mesh.isAdmitted(peer);
+      const cluster = options.membership.cluster ?? DEFAULT_MEMBERSHIP.cluster;
+      const topic = gossipsubTopic(mesh.node.services.pubsub as GossipSub, `/pulsing/${cluster}/members/1`, isAdmitted);
+      this.membership = new GossipMembership(host, topic, isAdmitted, options.membership);
     }
     mesh.onPeerDisconnected((peer) => this.membership.peerDisconnected(peer));
+    const membership = this.membership;
+    if (membership.heard !== undefined) mesh.onPeerHeard((peer) => membership.heard!(peer));
+    if (membership.peerConnected !== undefined) mesh.onPeerAdmitted((peer) => membership.peerConnected!(peer));
   }
 
-  /** On the head: a worker's heartbeat. */
-  headReport(report: HeadReport): HeadAnswer {
-    if (!(this.membership instanceof HeadMembership)) throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "this node is not a head node");
-    return this.membership.report(report);
+  readonly #mesh: Mesh;
+  readonly #probe: (target: string, timeoutMs: number) => Promise<boolean>;
+  readonly #localSnapshot: () => RegistrySnapshot;
+
+  /** Starts answering the cluster protocol (before membership starts: a joiner's first pull may come at once). */
+  async listen(): Promise<void> {
+    await this.#mesh.handleRequests(CLUSTER_PROTOCOL, CLUSTER_LIMITS, async (peer, value) => {
+      const request = parseClusterRequest(value);
+      if (request === undefined) throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "not a cluster request");
+      return this.#answer(peer, request);
+    });
   }
 
-  /**
-   * The members this node sees alive, for a peer that pulls them (gossip mode; head-node mode has its own sync).
-   * A joining peer sends its own entry along (`joiner`), taken in when it is the `sender`'s. A peer of another
-   * cluster (same network and secret, another membership topic) gets nothing and gives nothing.
-   */
-  memberDigest({ joiner, cluster, sender }: MemberDigestRequest): unknown[] {
-    if (!(this.membership instanceof GossipMembership)) return [];
-    if (cluster !== undefined && cluster !== this.membership.cluster) return [];
-    if (joiner !== undefined && sender !== undefined) this.membership.introduce(joiner, sender);
-    return this.membership.digest();
+  async #answer(peer: string, request: ClusterRequest): Promise<unknown> {
+    const membership = this.membership;
+    switch (request.t) {
+      case "members":
+        // A peer of another cluster (same network and secret, another membership topic) gets nothing and gives nothing.
+        if (!(membership instanceof GossipMembership) || request.cluster !== membership.cluster) return [];
+        return membership.digestFor({ joiner: request.self, sender: peer, hash: request.hash });
+      case "probe":
+        return this.#probe(request.target, request.timeoutMs);
+      case "names":
+        return this.#localSnapshot();
+      case "head": {
+        if (!(membership instanceof HeadMembership)) throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "this node is not a head node");
+        const report = parseHeadReport(request.report, peer);
+        if (report === undefined) throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "not a worker report of the sender");
+        return membership.report(report);
+      }
+    }
   }
 
   /** The instance of `name` to use (by the resolve policy), alive nodes only; undefined when there is none. */

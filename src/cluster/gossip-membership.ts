@@ -1,61 +1,55 @@
-import { TopicValidatorResult, type GossipSub, type Message as PubsubMessage } from "@libp2p/gossipsub";
 import type { Member } from "../actor/system.js";
 import type { RuntimeKind } from "../platform/platform.js";
+import { every, realClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { decode, encode } from "../wire/codec.js";
 import { LocalHealth } from "./local-health.js";
 import {
   DEFAULT_MEMBERSHIP,
   JOIN_SYNC_MS,
   type GossipCounters,
-  type MemberLoad,
   type Membership,
   type MembershipHost,
   type MembershipOptions,
 } from "./membership.js";
+import type { MembershipTopic } from "./membership-topic.js";
 import { Registry, type RegistrySnapshot } from "./registry.js";
 
 /**
- * Membership over gossipsub (in place of Pulsing's SWIM over UDP). Every node publishes a heartbeat on
- * `/pulsing/<cluster>/members/1`; what others learn from it: who is there, at which addresses, which runtime,
- * its incarnation, load, and the version of its named actors (pulled over RPC when it moves).
+ * Membership over gossipsub (in place of Pulsing's SWIM over UDP), at a cost per node that does not grow with the
+ * cluster: the membership topic carries *changes* only — a node's arrival or new addresses (`alive`), its names
+ * (`reg`), suspicions, deaths and leaves, each with the subject's incarnation, batched — never periodic
+ * heartbeats, so its traffic grows with churn, not with the number of members.
  *
- * Failure detection, SWIM-style with Lifeguard's care: a member silent for longer than its usual heartbeat
- * rhythm allows (at least `suspectAfter`) — or whose connection just dropped — is probed directly (libp2p ping)
- * and indirectly through a few other members at once. Only when all fail is it *suspect*, announced with its
- * incarnation; a live node that hears it is suspected (or declared dead) refutes by bumping its incarnation. A
- * suspect that does not refute within `suspicionTimeout` is *dead*. A node whose own timers run late (Lifeguard's
- * local health) widens its silence threshold, probe timeout and suspicion timeout by how late it is, up to 8×.
- * A dead member that is heard from again is told so, refutes, and rejoins.
+ * Failure detection (SWIM with Lifeguard's care) by a constant number of probes: every full node (Node, Deno)
+ * watches its `watch` successors on a ring of hashed node ids (and the tabs connected to it: a tab's home node
+ * watches it; tabs watch nobody). A watched member silent for `suspectAfter` is probed directly and through
+ * `indirectProbes` others at once; when all fail it is *suspect*, announced with its incarnation; a live node that
+ * hears it is suspected refutes with a higher incarnation; a suspect that does not refute within
+ * `suspicionTimeout` (shorter the more members accuse it, longer while this node is itself slow) is *dead*. A
+ * dropped connection has its member probed at once, whoever watches it. Only accusers announce the death.
  *
- * Joining: heartbeats carry addresses only now and then, so a node that hears a member it does not know yet pulls
- * the member table of a peer it is connected to (as a full heartbeat per member) rather than waiting for that
- * member's next full heartbeat — a new node learns a large cluster in one round trip (memberlist's push-pull join).
- * `init()` does the same with the seed it joined through before it returns, sending its own full heartbeat along
- * (the seed takes it in): a node that has joined is known to its seed and knows what its seed knew.
+ * Joining: `init()` pulls the member table of the seed it joined through (one round trip, push-pull: the seed takes
+ * the joiner in and announces it), then follows the topic. Anti-entropy heals what a lost message left behind:
+ * now and then (rarer as the cluster grows) a node sends a hash of its table to a random connected member, which
+ * answers with its table only when the hashes differ.
+ *
+ * Time comes from an injected `Clock`, so the whole protocol runs on a simulated clock in tests.
  */
 
-interface Heartbeat {
-  t: "hb";
+/** A member as the topic and pulled tables carry it (its full state). */
+interface AliveChange {
+  k: "alive";
   id: string;
   inc: number;
   rt: RuntimeKind;
-  /** Sent when they change and every few heartbeats, not every time: they are most of a heartbeat's bytes. */
-  addrs?: string[];
-  load: MemberLoad;
+  addrs: string[];
+  /** Epoch and version of its public names; `names` when there are few (else pulled over RPC when they move). */
   ep: number;
   rv: number;
-  /** The node's public names, when there are few (otherwise they are pulled over RPC when `rv` moves). */
   names?: Array<[string, number]>;
 }
-
-/** At most this many entries of a pulled member table are looked at (a bound on what a peer can make us do). */
-const MAX_DIGEST_ENTRIES = 10_000;
-/** Up to this many public names travel in heartbeats: no RPC (and no connection) needed to learn them. */
-const NAMES_IN_HEARTBEAT = 32;
-/** Addresses and names go out with every this-many-th heartbeat, and whenever they change. */
-const FULL_HEARTBEAT_EVERY = 8;
-interface RegistryDelta {
-  t: "reg";
+interface RegistryChange {
+  k: "reg";
   id: string;
   ep: number;
   rv: number;
@@ -63,16 +57,35 @@ interface RegistryDelta {
   del: string[];
 }
 interface Accusation {
-  t: "sus" | "dead";
+  k: "sus" | "dead";
   id: string;
   inc: number;
 }
 interface Leave {
-  t: "leave";
+  k: "leave";
   id: string;
   inc: number;
 }
-type Gossip = Heartbeat | RegistryDelta | Accusation | Leave;
+type Change = AliveChange | RegistryChange | Accusation | Leave;
+
+/** A message of the membership topic: a batch of changes. */
+interface ChangeBatch {
+  t: "ch";
+  ev: Change[];
+}
+
+/** At most this many entries of a pulled member table are looked at (a bound on what a peer can make us do). */
+const MAX_DIGEST_ENTRIES = 10_000;
+/** At most this many changes per message (and per received message looked at). */
+const MAX_BATCH = 64;
+/** Changes wait this long for company before they go out (a refutation does not wait). */
+const BATCH_MS = 20;
+/** Up to this many public names travel in `alive` changes: no RPC (and no connection) needed to learn them. */
+const NAMES_IN_ALIVE = 32;
+/** A dead member's record is kept this long, so late news of it is recognised as stale. */
+const TOMBSTONE_MS = 120_000;
+/** Anti-entropy: every node, about this often in a cluster of ≤ 4, × log2(members / 4) beyond. */
+const ANTI_ENTROPY_BASE_MS = 5_000;
 
 interface MemberRecord {
   nodeId: string;
@@ -80,113 +93,158 @@ interface MemberRecord {
   runtime: RuntimeKind;
   incarnation: number;
   status: "alive" | "suspect" | "dead";
+  /** Last sign of life (a probe answered, a change it authored), clock ms. */
   lastHeard: number;
-  /** EWMA of heartbeat gaps and of their deviation, ms */
-  gapMean: number;
-  gapDev: number;
-  load: MemberLoad | undefined;
   epoch: number;
   rv: number;
   probing: boolean;
-  suspicion: ReturnType<typeof setTimeout> | undefined;
-  /** distinct members that announced this suspicion (more of them shorten it) */
+  suspicion: TimerHandle | undefined;
+  /** Distinct members that announced this suspicion (more of them shorten it). */
   accusers: Set<string>;
   suspicionStarted: number;
   fetching: boolean;
   lastDial: number;
-  /** when this node last told it that it is dead (rate limit) */
+  /** When this node last told it that it is dead (rate limit). */
   lastToldDead: number;
   diedAt: number;
+  /** Position on the ring of hashed node ids. */
+  ring: number;
 }
 
-const TOMBSTONE_MS = 120_000;
-
-/** A heartbeat with addresses, of the shape this node sends (pulled member tables come from other nodes). */
-function isFullHeartbeat(value: unknown): value is Heartbeat {
-  if (typeof value !== "object" || value === null) return false;
-  const hb = value as Partial<Heartbeat>;
-  return (
-    hb.t === "hb" &&
-    typeof hb.id === "string" &&
-    typeof hb.inc === "number" &&
-    typeof hb.rt === "string" &&
-    Array.isArray(hb.addrs) &&
-    typeof hb.load === "object" &&
-    hb.load !== null &&
-    typeof hb.ep === "number" &&
-    typeof hb.rv === "number" &&
-    (hb.names === undefined || Array.isArray(hb.names))
-  );
+/** FNV-1a, 32 bits: a node id's place on the ring (ids are already random; this only spreads them evenly). */
+function fnv1a(text: string, hash = 0x811c9dc5): number {
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
 }
+
+const isString = (value: unknown): value is string => typeof value === "string";
+const isCount = (value: unknown): value is number => typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 
 function isNameEntry(entry: unknown): entry is [string, number] {
   return Array.isArray(entry) && typeof entry[0] === "string" && Number.isSafeInteger(entry[1]);
+}
+
+/** An `alive` change of the shape this node sends (untrusted input is checked with it). */
+function isAlive(value: unknown): value is AliveChange {
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Partial<AliveChange>;
+  return (
+    c.k === "alive" &&
+    isString(c.id) &&
+    isCount(c.inc) &&
+    isString(c.rt) &&
+    Array.isArray(c.addrs) &&
+    c.addrs.every(isString) &&
+    isCount(c.ep) &&
+    isCount(c.rv) &&
+    (c.names === undefined || Array.isArray(c.names))
+  );
+}
+
+function isAccusation(value: unknown): value is Accusation | Leave {
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Partial<Accusation | Leave>;
+  return (c.k === "sus" || c.k === "dead" || c.k === "leave") && isString(c.id) && isCount(c.inc);
+}
+
+function isRegistryChange(value: unknown): value is RegistryChange {
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Partial<RegistryChange>;
+  return c.k === "reg" && isString(c.id) && isCount(c.ep) && isCount(c.rv) && Array.isArray(c.add) && Array.isArray(c.del);
 }
 
 export class GossipMembership implements Membership {
   readonly registry = new Registry();
   readonly counters: GossipCounters = { bytesOut: 0, bytesIn: 0, messagesOut: 0, messagesIn: 0 };
   readonly #host: MembershipHost;
-  readonly #pubsub: GossipSub;
+  readonly #topic: MembershipTopic;
   readonly #isAdmitted: (peer: string) => boolean;
   readonly #options: Required<MembershipOptions>;
-  readonly #topic: string;
+  readonly #clock: Clock;
+  readonly #random: () => number;
   readonly #records = new Map<string, MemberRecord>();
-  readonly #health = new LocalHealth();
-  #incarnation = Date.now();
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
-  #detector: ReturnType<typeof setInterval> | undefined;
+  readonly #health: LocalHealth;
+  readonly #ringPosition: number;
+  #incarnation: number;
+  #stopTicking: (() => void) | undefined;
   #stopped = false;
-  readonly #onMessage = (event: CustomEvent<PubsubMessage>): void => this.#receive(event.detail);
 
-  constructor(host: MembershipHost, pubsub: GossipSub, isAdmitted: (peer: string) => boolean, options: MembershipOptions) {
+  constructor(
+    host: MembershipHost,
+    topic: MembershipTopic,
+    isAdmitted: (peer: string) => boolean,
+    options: MembershipOptions,
+    { clock = realClock, random = Math.random, incarnation = Date.now() }: { clock?: Clock; random?: () => number; incarnation?: number } = {},
+  ) {
     this.#host = host;
-    this.#pubsub = pubsub;
+    this.#topic = topic;
     this.#isAdmitted = isAdmitted;
     this.#options = { ...DEFAULT_MEMBERSHIP, ...options };
-    this.#topic = `/pulsing/${this.#options.cluster}/members/1`;
+    this.#clock = clock;
+    this.#random = random;
+    this.#incarnation = incarnation;
+    this.#health = new LocalHealth(100, 8, clock);
+    this.#ringPosition = fnv1a(host.nodeId);
   }
 
   async start(): Promise<void> {
-    const self = this.#host.localSnapshot();
-    this.registry.replace(this.#host.nodeId, self);
-    this.#pubsub.topicValidators.set(this.#topic, (source, message) => this.#validate(source.toString(), message));
-    this.#pubsub.addEventListener("message", this.#onMessage);
-    this.#pubsub.subscribe(this.#topic);
+    this.registry.replace(this.#host.nodeId, this.#host.localSnapshot());
+    this.#topic.start((author, data) => this.#receive(author, data));
+    // A change that reached nobody (no subscribed peer yet) goes out again when one subscribes.
+    this.#topic.onPeerSubscribed(() => {
+      if (this.#unheard && !this.#stopped) this.#announce();
+    });
     this.#health.start();
-    this.#heartbeat = setInterval(() => this.#publishHeartbeat(), this.#options.heartbeatInterval);
-    this.#detector = setInterval(() => this.#detect(), Math.max(50, this.#options.heartbeatInterval / 2));
-    this.#publishHeartbeat();
+    const tickMs = Math.max(10, Math.min(250, this.#options.suspectAfter / 4));
+    this.#stopTicking = every(this.#clock, tickMs, () => this.#tick());
+    this.#nextAntiEntropy = this.#clock.now() + this.#antiEntropyInterval() * (0.5 + this.#random());
+    this.#announce();
   }
 
   async joined(seeds: string[]): Promise<void> {
     const seed = seeds.find((peer) => this.#isAdmitted(peer));
     if (seed === undefined || this.#stopped) return;
-    this.#lastPull = performance.now();
     try {
-      this.#takeIn(await this.#host.fetchMembers(seed, { cluster: this.cluster, self: this.#fullHeartbeat() }, JOIN_SYNC_MS));
+      this.#takeIn(await this.#host.fetchMembers(seed, { cluster: this.cluster, self: this.#selfEntry() }, JOIN_SYNC_MS), seed);
     } catch (error) {
-      this.#host.report(`could not pull the member table of seed ${seed} (gossip will bring it)`, error);
+      this.#host.report(`could not pull the member table of seed ${seed} (anti-entropy will bring it)`, error);
     }
+    // Now connected: our arrival goes out on the topic (the seed announces it too).
+    this.#announce();
   }
 
-  /** A joining node's own entry, sent along with its pull (`sender` is the node that called): taken in if it is its own. */
-  introduce(entry: unknown, sender: string): void {
-    if (this.#stopped || !isFullHeartbeat(entry) || entry.id !== sender) return;
-    const record = this.#records.get(entry.id);
-    if (record === undefined || (record.status === "dead" && entry.inc > record.incarnation)) this.#onHeartbeat(entry);
+  /**
+   * A member's pull of our table (join or anti-entropy). A joiner sends its own entry, taken in when it is the
+   * caller's (`sender`), and announced for it. With `hash` equal to our table's, the answer is empty: nothing
+   * differs.
+   */
+  digestFor(request: { joiner?: unknown; sender?: string; hash?: unknown }): unknown[] {
+    if (this.#stopped) return [];
+    const { joiner, sender } = request;
+    if (joiner !== undefined && sender !== undefined && isAlive(joiner) && joiner.id === sender && joiner.id !== this.#host.nodeId) {
+      const known = this.#records.get(joiner.id);
+      if (known === undefined || joiner.inc > known.incarnation) {
+        this.#onAlive(joiner, sender);
+        this.#queue(joiner); // announced for it: it may not reach the topic's mesh for a moment
+      }
+    }
+    if (request.hash !== undefined && request.hash === this.#tableHash()) return [];
+    return this.digest();
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    clearInterval(this.#heartbeat);
-    clearInterval(this.#detector);
+    this.#stopTicking?.();
     this.#health.stop();
-    for (const record of this.#records.values()) clearTimeout(record.suspicion);
-    await this.#publish({ t: "leave", id: this.#host.nodeId, inc: this.#incarnation });
-    this.#pubsub.removeEventListener("message", this.#onMessage);
-    this.#pubsub.unsubscribe(this.#topic);
+    for (const record of this.#records.values()) this.#clock.clearTimeout(record.suspicion);
+    this.#clock.clearTimeout(this.#flushTimer);
+    this.#outbox = [];
+    await this.#send([{ k: "leave", id: this.#host.nodeId, inc: this.#incarnation }]);
+    this.#topic.stop();
   }
 
   /** The cluster's name (the membership topic's). */
@@ -202,9 +260,7 @@ export class GossipMembership implements Membership {
       runtime: this.#host.runtime,
       actors: this.registry.namesOf(this.#host.nodeId),
     };
-    const others = [...this.#records.values()].map(
-      (r): Member => ({ nodeId: r.nodeId, addrs: r.addrs, status: r.status, runtime: r.runtime, actors: this.registry.namesOf(r.nodeId) }),
-    );
+    const others = [...this.#records.values()].map((r) => this.#member(r));
     return [self, ...others.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1))];
   }
 
@@ -218,240 +274,319 @@ export class GossipMembership implements Membership {
 
   localRegistryChanged(snapshot: RegistrySnapshot, added: Array<[string, number]>, removed: string[]): void {
     this.registry.replace(this.#host.nodeId, snapshot);
-    void this.#publish({ t: "reg", id: this.#host.nodeId, ep: snapshot.incarnation, rv: snapshot.version, add: added, del: removed });
+    this.#queue({ k: "reg", id: this.#host.nodeId, ep: snapshot.incarnation, rv: snapshot.version, add: added, del: removed });
   }
+
+  /**
+   * An admitted connection to `nodeId` opened. A member held dead (a healed partition, a restart) or not known
+   * at all: compare tables with it at once, at most every 5 s per peer.
+   */
+  peerConnected(nodeId: string): void {
+    if (this.#stopped || nodeId === this.#host.nodeId) return;
+    const record = this.#records.get(nodeId);
+    if (record !== undefined && record.status !== "dead") return;
+    const now = this.#clock.now();
+    if (now - (this.#lastWelcome.get(nodeId) ?? -Infinity) < 5_000) return;
+    this.#lastWelcome.set(nodeId, now);
+    if (this.#lastWelcome.size > 1_000) this.#lastWelcome.delete(this.#lastWelcome.keys().next().value!);
+    void this.#pushPull(nodeId);
+  }
+
+  readonly #lastWelcome = new Map<string, number>();
 
   peerDisconnected(nodeId: string): void {
     const record = this.#records.get(nodeId);
     if (record !== undefined && record.status === "alive" && !this.#stopped) void this.#probe(record);
   }
 
-  /** The members this node sees alive, itself included, as full heartbeats (what a joining peer pulls). */
-  digest(): Heartbeat[] {
-    const self = this.#fullHeartbeat();
-    const others = [...this.#records.values()]
-      .filter((r) => r.status === "alive" && r.load !== undefined)
-      .map((r): Heartbeat => {
-        const replica = this.registry.snapshotOf(r.nodeId);
-        return {
-          t: "hb",
-          id: r.nodeId,
-          inc: r.incarnation,
-          rt: r.runtime,
-          addrs: r.addrs,
-          load: r.load!,
-          ep: replica?.incarnation ?? r.epoch,
-          rv: replica?.version ?? r.rv,
-          ...(replica !== undefined && replica.names.length <= NAMES_IN_HEARTBEAT ? { names: replica.names } : {}),
-        };
-      });
-    return [self, ...others];
+  heard(nodeId: string): void {
+    const record = this.#records.get(nodeId);
+    if (record !== undefined && record.status === "alive") record.lastHeard = this.#clock.now();
+  }
+
+  /** Members this node watches (for tests and the benchmark): ring successors, and tabs connected to it. */
+  watched(): string[] {
+    return this.#watched().map((r) => r.nodeId);
+  }
+
+  /**
+   * Every member this node knows, itself included: the alive and suspect ones in full, the dead ones as
+   * tombstones (so that a node that missed a death learns it).
+   */
+  digest(): Change[] {
+    const entries: Change[] = [this.#selfEntry()];
+    for (const r of this.#records.values()) {
+      entries.push(r.status === "dead" ? { k: "dead", id: r.nodeId, inc: r.incarnation } : this.#entryOf(r));
+    }
+    return entries;
   }
 
   // --- out ---------------------------------------------------------------------------------------------------
 
-  #publishHeartbeat(): void {
-    const heartbeat = this.#fullHeartbeat();
-    const addrsKey = heartbeat.addrs!.join(" ");
-    const full =
-      this.#beats++ % FULL_HEARTBEAT_EVERY === 0 || this.#newcomer || addrsKey !== this.#sentAddrs || heartbeat.rv !== this.#sentVersion;
-    this.#newcomer = false;
-    this.#sentAddrs = addrsKey;
-    this.#sentVersion = heartbeat.rv;
-    if (!full) {
-      delete heartbeat.addrs;
-      delete heartbeat.names;
-    }
-    void this.#publish(heartbeat);
-  }
-
-  #fullHeartbeat(): Heartbeat {
+  #selfEntry(): AliveChange {
     const snapshot = this.#host.localSnapshot();
     return {
-      t: "hb",
+      k: "alive",
       id: this.#host.nodeId,
       inc: this.#incarnation,
       rt: this.#host.runtime,
       addrs: this.#host.addrs(),
-      load: this.#host.load(this.#health.lagMs),
       ep: snapshot.incarnation,
       rv: snapshot.version,
-      ...(snapshot.names.length <= NAMES_IN_HEARTBEAT ? { names: snapshot.names } : {}),
+      ...(snapshot.names.length <= NAMES_IN_ALIVE ? { names: snapshot.names } : {}),
     };
   }
 
-  #beats = 0;
-  /** Someone new appeared: they need our addresses and names now, not in a few heartbeats. */
-  #newcomer = false;
-  #sentAddrs = "";
-  #sentVersion = -1;
+  #entryOf(r: MemberRecord): AliveChange {
+    const replica = this.registry.snapshotOf(r.nodeId);
+    return {
+      k: "alive",
+      id: r.nodeId,
+      inc: r.incarnation,
+      rt: r.runtime,
+      addrs: r.addrs,
+      ep: replica?.incarnation ?? r.epoch,
+      rv: replica?.version ?? r.rv,
+      ...(replica !== undefined && replica.names.length <= NAMES_IN_ALIVE ? { names: replica.names } : {}),
+    };
+  }
 
-  async #publish(gossip: Gossip): Promise<void> {
+  /** Queues this node's own `alive` (its arrival, new addresses, a refutation). */
+  #announce(now = false): void {
+    const entry = this.#selfEntry();
+    this.#sentAddrs = entry.addrs.join(" ");
+    this.#outbox = this.#outbox.filter((c) => !(c.k === "alive" && c.id === entry.id));
+    this.#queue(entry, now);
+  }
+
+  /** Addresses as last announced: a change is announced (a tab's relayed and WebRTC addresses come late). */
+  #sentAddrs = "";
+  /** Our own `alive` last went out to nobody: announce again when a peer subscribes. */
+  #unheard = false;
+  #outbox: Change[] = [];
+  #flushTimer: TimerHandle | undefined;
+
+  #queue(change: Change, now = false): void {
+    if (this.#stopped) return;
+    this.#outbox.push(change);
+    if (now || this.#outbox.length >= MAX_BATCH) {
+      this.#flush();
+    } else if (this.#flushTimer === undefined) {
+      this.#flushTimer = this.#clock.setTimeout(() => this.#flush(), BATCH_MS);
+    }
+  }
+
+  #flush(): void {
+    this.#clock.clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    while (this.#outbox.length > 0) void this.#send(this.#outbox.splice(0, MAX_BATCH));
+  }
+
+  async #send(changes: Change[]): Promise<void> {
+    const batch: ChangeBatch = { t: "ch", ev: changes };
     let bytes: Uint8Array;
     try {
-      bytes = encode(gossip, "a membership message");
+      bytes = encode(batch, "a membership message");
     } catch (error) {
       this.#host.report("could not encode a membership message", error);
       return;
     }
     this.counters.bytesOut += bytes.byteLength;
     this.counters.messagesOut++;
+    const ownAlive = changes.some((c) => c.k === "alive" && c.id === this.#host.nodeId);
     try {
-      await this.#pubsub.publish(this.#topic, bytes);
+      const recipients = await this.#topic.publish(bytes);
+      if (ownAlive) this.#unheard = recipients === 0;
     } catch (error) {
-      // Best effort: heartbeats repeat and missed registry changes are repaired by anti-entropy.
-      if (!this.#stopped && !/NoPeersSubscribedToTopic/.test(String(error))) this.#host.report("a membership message was not published", error);
+      if (ownAlive) this.#unheard = true;
+      // Best effort: anti-entropy repairs what a lost message leaves behind.
+      if (!this.#stopped) this.#host.report("a membership message was not published", error);
     }
   }
 
   // --- in ----------------------------------------------------------------------------------------------------
 
-  /**
-   * Only admitted peers' gossip is taken or forwarded; a message's node id must be its signed author's (checked on
-   * receipt). A peer whose admission is still running is ignored rather than rejected: a rejection would count
-   * against its gossipsub score, and in a large cluster joining at once those penalties kept peers out of the mesh.
-   */
-  #validate(source: string, message: PubsubMessage): TopicValidatorResult {
-    if (message.type !== "signed") return TopicValidatorResult.Reject;
-    if (!this.#isAdmitted(source)) return TopicValidatorResult.Ignore;
-    return TopicValidatorResult.Accept;
-  }
-
-  #receive(message: PubsubMessage): void {
-    if (message.topic !== this.#topic || message.type !== "signed" || this.#stopped) return;
-    this.counters.bytesIn += message.data.byteLength;
+  #receive(author: string, data: Uint8Array): void {
+    if (this.#stopped) return;
+    this.counters.bytesIn += data.byteLength;
     this.counters.messagesIn++;
-    let gossip: Gossip;
+    let batch: ChangeBatch;
     try {
-      gossip = decode(message.data) as Gossip;
+      batch = decode(data) as ChangeBatch;
     } catch {
       return;
     }
-    const author = message.from.toString();
-    if (typeof gossip !== "object" || gossip === null || typeof gossip.id !== "string") return;
-    switch (gossip.t) {
-      case "hb":
-        if (gossip.id === author) this.#onHeartbeat(gossip);
-        return;
-      case "reg":
-        if (gossip.id === author) this.#onRegistryDelta(gossip);
-        return;
-      case "sus":
-      case "dead":
-        this.#onAccusation(gossip, author);
-        return;
-      case "leave":
-        if (gossip.id === author) this.#onLeave(gossip);
-        return;
+    if (typeof batch !== "object" || batch === null || batch.t !== "ch" || !Array.isArray(batch.ev)) return;
+    const authorRecord = this.#records.get(author);
+    if (authorRecord !== undefined) this.#heardFrom(authorRecord);
+    this.#takingIn++;
+    try {
+      for (const change of batch.ev.slice(0, MAX_BATCH) as unknown[]) this.#apply(change, author);
+    } finally {
+      this.#takingIn--;
     }
+    this.#keepConnected();
   }
 
-  #onHeartbeat(hb: Heartbeat): void {
-    if (hb.id === this.#host.nodeId || typeof hb.inc !== "number" || (hb.addrs !== undefined && !Array.isArray(hb.addrs))) return;
-    const now = performance.now();
-    let record = this.#records.get(hb.id);
-    if (record === undefined) {
-      // A member is first taken in from a full heartbeat: without addresses nobody could dial it. It is new to
-      // us, so we are likely new to it: our next heartbeat is full.
-      this.#newcomer = true;
-      if (hb.addrs === undefined) {
-        void this.#pullMembers();
-        return;
-      }
-      record = {
-        nodeId: hb.id,
-        addrs: hb.addrs.filter((a) => typeof a === "string"),
-        runtime: hb.rt,
-        incarnation: hb.inc,
-        status: "alive",
-        lastHeard: now,
-        gapMean: this.#options.heartbeatInterval,
-        gapDev: 0,
-        load: hb.load,
-        epoch: hb.ep,
-        rv: hb.rv,
-        probing: false,
-        suspicion: undefined,
-        accusers: new Set(),
-        suspicionStarted: 0,
-        fetching: false,
-        lastDial: 0,
-        lastToldDead: 0,
-        diedAt: 0,
-      };
-      this.#records.set(hb.id, record);
-      void this.#host.learn(hb.id, record.addrs).catch(() => {});
-      this.#host.emit("member:up", this.#member(record));
-    } else {
-      if (hb.inc < record.incarnation) return; // stale
-      if (record.status === "dead") {
-        if (hb.inc === record.incarnation) {
-          // It does not know it was declared dead: tell it, so it refutes and rejoins.
-          if (now - record.lastToldDead > this.#options.heartbeatInterval * 2) {
-            record.lastToldDead = now;
-            void this.#publish({ t: "dead", id: record.nodeId, inc: record.incarnation });
-          }
-          return;
-        }
-        record.status = "alive";
-        record.accusers.clear();
-        record.gapMean = this.#options.heartbeatInterval;
-        record.gapDev = 0;
-        this.#host.emit("member:up", this.#member(record));
+  #apply(change: unknown, author: string): void {
+    if (isAlive(change)) {
+      this.#onAlive(change, author);
+    } else if (isRegistryChange(change)) {
+      if (change.id === author) this.#onRegistryChange(change);
+    } else if (isAccusation(change)) {
+      if (change.k === "leave") {
+        if (change.id === author) this.#onLeave(change);
       } else {
-        const gap = now - record.lastHeard;
-        record.gapDev = 0.8 * record.gapDev + 0.2 * Math.abs(gap - record.gapMean);
-        record.gapMean = 0.8 * record.gapMean + 0.2 * gap;
-        if (record.status === "suspect" && hb.inc > record.incarnation) {
-          clearTimeout(record.suspicion);
-          record.suspicion = undefined;
-          record.accusers.clear();
-          record.status = "alive";
-          this.#host.emit("member:up", this.#member(record));
-        }
+        this.#onAccusation(change, author);
       }
-      record.incarnation = hb.inc;
-      record.lastHeard = now;
-      if (hb.addrs !== undefined) {
-        const addrs = hb.addrs.filter((a) => typeof a === "string");
-        if (addrs.join() !== record.addrs.join()) void this.#host.learn(hb.id, addrs).catch(() => {});
-        record.addrs = addrs;
-      }
-      record.runtime = hb.rt;
-      record.load = hb.load;
-      record.epoch = hb.ep;
-      record.rv = hb.rv;
     }
-    if (!this.registry.isCurrent(hb.id, hb.ep, hb.rv)) {
-      if (Array.isArray(hb.names)) this.registry.replace(hb.id, { incarnation: hb.ep, version: hb.rv, names: hb.names.filter(isNameEntry) });
-      else void this.#fetchRegistry(record);
-    }
-    this.#keepConnected(record);
   }
 
-  #onRegistryDelta(delta: RegistryDelta): void {
-    const record = this.#records.get(delta.id);
-    if (record === undefined || record.status === "dead" || !Array.isArray(delta.add) || !Array.isArray(delta.del)) return;
-    if (!this.registry.applyDelta(delta.id, delta.ep, delta.rv, delta.add, delta.del)) {
-      record.epoch = delta.ep;
-      record.rv = delta.rv;
+  /**
+   * A sign of life from a member. A dead one does not know it was declared dead: it is told, by a suspicion it
+   * refutes with a new incarnation — by the members that accused it or would watch it only (not by everyone who
+   * hears it: that was one message per member, and a stale member's own verdicts then spread), at most every
+   * 2 × `suspectAfter`.
+   */
+  #heardFrom(record: MemberRecord): void {
+    const now = this.#clock.now();
+    if (record.status !== "dead") {
+      record.lastHeard = now;
+    } else if (now - record.lastToldDead > 2 * this.#options.suspectAfter && (record.accusers.has(this.#host.nodeId) || this.#wouldWatch(record))) {
+      this.#tellDead(record, now);
+    }
+  }
+
+  #tellDead(record: MemberRecord, now = this.#clock.now()): void {
+    record.lastToldDead = now;
+    this.#queue({ k: "sus", id: record.nodeId, inc: record.incarnation }, true);
+  }
+
+  /** Whether `record` would be among this node's watched members if it were alive. */
+  #wouldWatch(record: MemberRecord): boolean {
+    if (this.#host.runtime === "browser") return false;
+    if (record.runtime === "browser") return this.#host.connectedPeers().includes(record.nodeId);
+    const ring = [...this.#fullRing(), record].sort((a, b) => a.ring - b.ring || (a.nodeId < b.nodeId ? -1 : 1));
+    let start = ring.findIndex((r) => r.ring > this.#ringPosition);
+    if (start < 0) start = 0;
+    for (let i = 0; i < Math.min(this.#options.watch, ring.length); i++) if (ring[(start + i) % ring.length] === record) return true;
+    return false;
+  }
+
+  /**
+   * A member's full state. From the member itself (its signed author) it is authoritative; from others (a seed
+   * announcing a joiner, a pulled table) it only introduces members this node does not know at all.
+   */
+  #onAlive(change: AliveChange, author: string): void {
+    if (change.id === this.#host.nodeId) {
+      // News of ourselves with our incarnation or later that we did not send: someone holds an old view; refute.
+      if (change.inc > this.#incarnation) {
+        this.#incarnation = change.inc + 1;
+        this.#announce(true);
+      }
+      return;
+    }
+    const own = change.id === author;
+    const record = this.#records.get(change.id);
+    if (record === undefined) {
+      this.#add(change);
+      return;
+    }
+    if (!own || change.inc < record.incarnation) return;
+    const now = this.#clock.now();
+    // A restart (a node that keeps its identity, like a seed with a key file) knows nobody: its watchers tell it.
+    const restarted = change.inc > record.incarnation;
+    if (change.inc > record.incarnation && record.status !== "alive") {
+      // Refuted a suspicion, or back after being declared dead.
+      this.#clock.clearTimeout(record.suspicion);
+      record.suspicion = undefined;
+      record.accusers.clear();
+      record.status = "alive";
+      this.#ringChanged();
+      this.#host.emit("member:up", this.#member(record));
+    } else if (record.status === "dead") {
+      return; // same incarnation: still dead (#heardFrom has told it)
+    }
+    record.incarnation = change.inc;
+    record.lastHeard = now;
+    record.runtime = change.rt;
+    if (change.addrs.join(" ") !== record.addrs.join(" ")) {
+      record.addrs = change.addrs;
+      void this.#host.learn(record.nodeId, record.addrs).catch(() => {});
+    }
+    this.#namesFrom(record, change);
+    if (restarted && this.#watched().includes(record)) void this.#pushPull(record.nodeId);
+  }
+
+  #add(change: AliveChange): void {
+    const record: MemberRecord = {
+      nodeId: change.id,
+      addrs: change.addrs,
+      runtime: change.rt,
+      incarnation: change.inc,
+      status: "alive",
+      lastHeard: this.#clock.now(),
+      epoch: change.ep,
+      rv: change.rv,
+      probing: false,
+      suspicion: undefined,
+      accusers: new Set(),
+      suspicionStarted: 0,
+      fetching: false,
+      lastDial: -Infinity,
+      lastToldDead: -Infinity,
+      diedAt: 0,
+      ring: fnv1a(change.id),
+    };
+    this.#records.set(change.id, record);
+    this.#ringChanged();
+    void this.#host.learn(change.id, record.addrs).catch(() => {});
+    this.#host.emit("member:up", this.#member(record));
+    this.#namesFrom(record, change);
+    if (this.#takingIn === 0) this.#keepConnected();
+  }
+
+  /** Inside a loop over many changes (a pulled table, a batch): connections are seen to once, after it. */
+  #takingIn = 0;
+
+  #namesFrom(record: MemberRecord, change: AliveChange): void {
+    record.epoch = change.ep;
+    record.rv = change.rv;
+    if (this.registry.isCurrent(record.nodeId, change.ep, change.rv)) return;
+    if (Array.isArray(change.names)) {
+      this.registry.replace(record.nodeId, { incarnation: change.ep, version: change.rv, names: change.names.filter(isNameEntry) });
+    } else {
+      void this.#fetchRegistry(record);
+    }
+  }
+
+  #onRegistryChange(change: RegistryChange): void {
+    const record = this.#records.get(change.id);
+    if (record === undefined) {
+      this.#antiEntropySoon(); // we missed its arrival
+      return;
+    }
+    if (record.status === "dead") return;
+    if (!this.registry.applyDelta(change.id, change.ep, change.rv, change.add, change.del)) {
+      record.epoch = change.ep;
+      record.rv = change.rv;
       void this.#fetchRegistry(record);
     }
   }
 
   #onAccusation(accusation: Accusation, author: string): void {
-    if (typeof accusation.inc !== "number") return;
     if (accusation.id === this.#host.nodeId) {
-      // Someone thinks we are suspect or dead: refute with a higher incarnation.
+      // Someone thinks we are suspect or dead: refute with a higher incarnation, at once.
       if (accusation.inc >= this.#incarnation) {
-        this.#incarnation = Math.max(this.#incarnation, accusation.inc) + 1;
-        this.#publishHeartbeat();
+        this.#incarnation = accusation.inc + 1;
+        this.#announce(true);
       }
       return;
     }
     const record = this.#records.get(accusation.id);
     if (record === undefined || accusation.inc < record.incarnation || record.status === "dead") return;
-    if (accusation.t === "dead") {
+    if (accusation.k === "dead") {
+      record.incarnation = accusation.inc;
       this.#declareDead(record, "declared dead by another member");
       return;
     }
@@ -467,91 +602,258 @@ export class GossipMembership implements Membership {
 
   // --- failure detection -------------------------------------------------------------------------------------
 
-  #detect(): void {
-    const now = performance.now();
-    const widen = this.#health.multiplier;
-    for (const record of this.#records.values()) {
-      if (record.status === "dead") {
-        if (now - record.diedAt > TOMBSTONE_MS) this.#records.delete(record.nodeId);
-        continue;
-      }
-      if (record.status !== "alive" || record.probing) continue;
-      const rhythm = record.gapMean + 6 * record.gapDev;
-      const threshold = Math.min(Math.max(rhythm, this.#options.suspectAfter), 2 * this.#options.suspectAfter) * widen;
-      if (now - record.lastHeard > threshold) void this.#probe(record);
+  #tick(): void {
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    if (this.#host.addrs().join(" ") !== this.#sentAddrs) this.#announce();
+    const silence = this.#options.suspectAfter * this.#health.multiplier;
+    for (const record of this.#watched()) {
+      if (!record.probing && record.status === "alive" && now - record.lastHeard > silence) void this.#probe(record);
     }
+    for (const record of this.#records.values()) {
+      if (record.status === "dead" && now - record.diedAt > TOMBSTONE_MS) this.#records.delete(record.nodeId);
+    }
+    if (now >= this.#nextAntiEntropy) void this.#antiEntropy();
+    this.#keepConnected();
   }
 
-  /** Direct and indirect probes at once; any answer clears the member, none makes it suspect. */
+  #ring: MemberRecord[] | undefined;
+
+  #ringChanged(): void {
+    this.#ring = undefined;
+  }
+
+  /** Full members not known dead, by ring position. */
+  #fullRing(): MemberRecord[] {
+    this.#ring ??= [...this.#records.values()]
+      .filter((r) => r.status !== "dead" && r.runtime !== "browser")
+      .sort((a, b) => a.ring - b.ring || (a.nodeId < b.nodeId ? -1 : 1));
+    return this.#ring;
+  }
+
+  /** This node's `watch` successors on the ring, and the tabs connected to it. Tabs watch nobody. */
+  #watched(): MemberRecord[] {
+    if (this.#host.runtime === "browser") return [];
+    const ring = this.#fullRing();
+    const watched: MemberRecord[] = [];
+    if (ring.length > 0) {
+      let start = ring.findIndex((r) => r.ring > this.#ringPosition);
+      if (start < 0) start = 0;
+      for (let i = 0; i < Math.min(this.#options.watch, ring.length); i++) watched.push(ring[(start + i) % ring.length]!);
+    }
+    for (const peer of this.#host.connectedPeers()) {
+      const record = this.#records.get(peer);
+      if (record !== undefined && record.runtime === "browser" && record.status !== "dead") watched.push(record);
+    }
+    return watched;
+  }
+
+  /**
+   * A direct probe, and indirect ones through connected members when the direct one has not answered within a
+   * quarter of the probe timeout (a healthy member answers a ping in milliseconds: indirect probes, the bulk of the
+   * traffic when sent every time, go out only for a member that is slow or gone, at most a quarter of the timeout
+   * later). Any answer clears the member; none makes it suspect.
+   */
   async #probe(record: MemberRecord): Promise<void> {
     if (record.probing) return;
     record.probing = true;
     try {
       const timeout = this.#options.probeTimeout * this.#health.multiplier;
-      // Helpers we are connected to first: asking others would open connections just to probe.
-      const connected = new Set(this.#host.connectedPeers());
-      const helpers = [...this.#records.values()]
-        .filter((r) => r.status === "alive" && r.nodeId !== record.nodeId)
-        .sort(() => Math.random() - 0.5)
-        .sort((a, b) => Number(connected.has(b.nodeId)) - Number(connected.has(a.nodeId)))
-        .slice(0, this.#options.indirectProbes);
-      const attempts = [
-        this.#host.ping(record.nodeId, timeout),
-        ...helpers.map((h) => this.#host.probeVia(h.nodeId, record.nodeId, timeout).catch(() => false)),
-      ];
-      const alive = await Promise.any(attempts.map((p) => p.then((ok) => (ok ? true : Promise.reject(new Error("no answer")))))).catch(
-        () => false,
-      );
+      const answered = (p: Promise<boolean>): Promise<true> => p.then((ok) => (ok ? true : Promise.reject(new Error("no answer"))));
+      const direct = this.#host.ping(record.nodeId, timeout).catch(() => false);
+      let hedge: TimerHandle | undefined;
+      const indirect = new Promise<true>((resolve, reject) => {
+        let started = false;
+        const start = (): void => {
+          if (started) return;
+          started = true;
+          // Helpers we are connected to: asking others would open connections just to probe.
+          const connected = new Set(this.#host.connectedPeers());
+          const helpers = [...this.#records.values()]
+            .filter((r) => r.status === "alive" && r.nodeId !== record.nodeId && r.runtime !== "browser" && connected.has(r.nodeId))
+            .sort(() => this.#random() - 0.5)
+            .slice(0, this.#options.indirectProbes);
+          Promise.any(helpers.map((h) => answered(this.#host.probeVia(h.nodeId, record.nodeId, timeout * 0.75).catch(() => false)))).then(
+            resolve,
+            reject,
+          );
+        };
+        hedge = this.#clock.setTimeout(start, timeout / 4);
+        // a direct "no" (the dial was refused: nothing listens there) does not wait for the hedge
+        void direct.then((ok) => {
+          if (!ok && !this.#stopped) {
+            this.#clock.clearTimeout(hedge);
+            start();
+          }
+        });
+      });
+      const alive = await Promise.any([answered(direct), indirect]).catch(() => false);
+      this.#clock.clearTimeout(hedge);
       if (this.#stopped || record.status !== "alive") return;
       if (alive) {
-        record.lastHeard = performance.now();
+        record.lastHeard = this.#clock.now();
         return;
       }
+      // Lifeguard: a node that is itself badly late does not accuse (its probes may only have timed out on it).
+      if (this.#health.multiplier >= 4) return;
       this.#suspect(record, true);
     } finally {
       record.probing = false;
     }
   }
 
-  #suspect(record: MemberRecord, announce: boolean): void {
+  #suspect(record: MemberRecord, accuse: boolean): void {
     if (record.status !== "alive") return;
     record.status = "suspect";
-    record.suspicionStarted = performance.now();
-    if (announce) record.accusers.add(this.#host.nodeId);
+    record.suspicionStarted = this.#clock.now();
+    if (accuse) record.accusers.add(this.#host.nodeId);
     this.#host.emit("member:suspect", this.#member(record));
-    if (announce) void this.#publish({ t: "sus", id: record.nodeId, inc: record.incarnation });
+    if (accuse) this.#queue({ k: "sus", id: record.nodeId, inc: record.incarnation }, true);
     this.#armSuspicion(record);
   }
 
   /**
    * (Re)sets the suspicion deadline. Lifeguard: each independent accuser shortens it, from `suspicionTimeout`
-   * with one down to a quarter with three or more; a node that is itself late stretches it.
+   * with one down to a quarter with three or more; a node that is itself late stretches it. Members that did not
+   * accuse wait a little longer: the accusers' announcement of the death normally comes first.
    */
   #armSuspicion(record: MemberRecord): void {
-    clearTimeout(record.suspicion);
+    this.#clock.clearTimeout(record.suspicion);
     const base = this.#options.suspicionTimeout;
     const confirmations = Math.max(0, record.accusers.size - 1);
-    const timeout = Math.max(base / 4, base * (1 - Math.log(1 + confirmations) / Math.log(3)) ) * this.#health.multiplier;
-    const left = Math.max(0, record.suspicionStarted + timeout - performance.now());
+    const accused = record.accusers.has(this.#host.nodeId);
+    const timeout = Math.max(base / 4, base * (1 - Math.log(1 + confirmations) / Math.log(3))) * this.#health.multiplier * (accused ? 1 : 1.5);
+    const left = Math.max(0, record.suspicionStarted + timeout - this.#clock.now());
     const incarnation = record.incarnation;
-    record.suspicion = setTimeout(() => {
+    record.suspicion = this.#clock.setTimeout(() => {
       record.suspicion = undefined;
       if (record.status === "suspect" && record.incarnation === incarnation && !this.#stopped) {
         this.#declareDead(record, "did not answer probes");
-        void this.#publish({ t: "dead", id: record.nodeId, inc: record.incarnation });
+        if (accused) this.#queue({ k: "dead", id: record.nodeId, inc: record.incarnation }, true);
       }
     }, left);
   }
 
   #declareDead(record: MemberRecord, why: string): void {
     if (record.status === "dead") return;
-    clearTimeout(record.suspicion);
+    this.#clock.clearTimeout(record.suspicion);
     record.suspicion = undefined;
     record.status = "dead";
-    record.diedAt = performance.now();
+    record.diedAt = this.#clock.now();
+    this.#ringChanged();
     this.registry.drop(record.nodeId);
     this.#host.memberGone(record.nodeId, why);
     this.#host.emit("member:down", this.#member(record));
+  }
+
+  // --- catching up -------------------------------------------------------------------------------------------
+
+  #nextAntiEntropy = Infinity;
+  #pulling = false;
+
+  #antiEntropyInterval(): number {
+    return ANTI_ENTROPY_BASE_MS * Math.max(1, Math.log2(Math.max(1, this.#records.size + 1) / 4));
+  }
+
+  #antiEntropySoon(): void {
+    this.#nextAntiEntropy = Math.min(this.#nextAntiEntropy, this.#clock.now() + 2 * this.#options.suspectAfter);
+  }
+
+  /** Compares tables with a random connected member (a hash first: the table comes only when they differ). */
+  async #antiEntropy(): Promise<void> {
+    if (this.#pulling) return;
+    this.#nextAntiEntropy = this.#clock.now() + this.#antiEntropyInterval() * (0.5 + this.#random());
+    // Any admitted peer: after a long partition the other side is all dead here, and only an exchange heals it.
+    const candidates = this.#host.connectedPeers().filter((peer) => this.#isAdmitted(peer));
+    const source = candidates[Math.floor(this.#random() * candidates.length)];
+    if (source === undefined) return;
+    this.#pulling = true;
+    try {
+      this.#antiEntropyRounds++;
+      if (await this.#pushPull(source)) this.#antiEntropyRepairs++;
+    } finally {
+      this.#pulling = false;
+    }
+  }
+
+  /**
+   * Compares tables with `peer`: sends our own entry (it takes us in if it did not know us) and our table's hash,
+   * and takes in its table when it differs. Whether it did.
+   */
+  async #pushPull(peer: string): Promise<boolean> {
+    try {
+      const answer = await this.#host.fetchMembers(peer, { cluster: this.cluster, self: this.#selfEntry(), hash: this.#tableHash() });
+      this.#takeIn(answer, peer);
+      return Array.isArray(answer) && answer.length > 0;
+    } catch {
+      return false; // another member next time
+    }
+  }
+
+  #antiEntropyRounds = 0;
+  #antiEntropyRepairs = 0;
+
+  /** Rounds of anti-entropy this node ran, and how many found a difference (for tests and the benchmark). */
+  get antiEntropy(): { rounds: number; repairs: number } {
+    return { rounds: this.#antiEntropyRounds, repairs: this.#antiEntropyRepairs };
+  }
+
+  /**
+   * A hash of the table as both sides see it: every member (this node too) with its incarnation, whether it is
+   * dead, and its names' version. Equal tables give equal hashes whichever node computes them.
+   */
+  #tableHash(): string {
+    const snapshot = this.#host.localSnapshot();
+    const lines = [`${this.#host.nodeId}:${this.#incarnation}:a:${snapshot.incarnation}:${snapshot.version}`];
+    for (const r of this.#records.values()) {
+      const replica = this.registry.snapshotOf(r.nodeId);
+      lines.push(r.status === "dead" ? `${r.nodeId}:${r.incarnation}:d` : `${r.nodeId}:${r.incarnation}:a:${replica?.incarnation ?? r.epoch}:${replica?.version ?? r.rv}`);
+    }
+    lines.sort();
+    let hash = 0x811c9dc5;
+    let second = 0x12345678;
+    for (const line of lines) {
+      hash = fnv1a(line, hash);
+      second = fnv1a(line, second ^ 0x5bd1e995);
+    }
+    return `${lines.length}:${hash.toString(16)}:${second.toString(16)}`;
+  }
+
+  /** Takes in a pulled table (untrusted): new members, newer incarnations, deaths this node missed. */
+  #takeIn(digest: unknown, source: string): void {
+    if (this.#stopped || !Array.isArray(digest)) return;
+    const now = this.#clock.now();
+    this.#takingIn++;
+    try {
+      this.#takeInEntries(digest as unknown[], source, now);
+    } finally {
+      this.#takingIn--;
+    }
+    this.#keepConnected();
+  }
+
+  #takeInEntries(digest: unknown[], source: string, now: number): void {
+    for (const entry of digest.slice(0, MAX_DIGEST_ENTRIES)) {
+      if (isAlive(entry)) {
+        const record = this.#records.get(entry.id);
+        if (record === undefined || entry.id === this.#host.nodeId) this.#onAlive(entry, source);
+        else if (entry.inc > record.incarnation || (entry.inc === record.incarnation && record.status !== "dead")) {
+          // The source heard something newer from the member itself: take it as the member's own word.
+          this.#onAlive(entry, entry.id);
+        } else if (entry.id === source && record.status === "dead" && entry.inc === record.incarnation && now - record.lastToldDead > 2 * this.#options.suspectAfter) {
+          this.#tellDead(record, now); // the member in front of us does not know: it refutes
+        }
+      } else if (isAccusation(entry) && entry.k === "dead") {
+        const record = this.#records.get(entry.id);
+        if (record !== undefined && record.status !== "dead" && entry.inc === record.incarnation && entry.id !== this.#host.nodeId) {
+          // Dead there, alive here, same incarnation: maybe a death we missed, maybe a stale verdict there. Ask
+          // openly (the member refutes if it lives) rather than bury it quietly.
+          this.#suspect(record, true);
+        } else {
+          this.#onAccusation(entry, source);
+        }
+      }
+    }
   }
 
   // --- registry and connections ------------------------------------------------------------------------------
@@ -564,56 +866,34 @@ export class GossipMembership implements Membership {
       // The member may have died while we asked.
       if ((record.status as MemberRecord["status"]) !== "dead") this.registry.replace(record.nodeId, snapshot);
     } catch {
-      // next heartbeat tries again
+      this.#antiEntropySoon(); // its version stays behind: anti-entropy tries again
     } finally {
       record.fetching = false;
     }
   }
 
   /**
-   * Takes in the members a connected peer sees alive that this node does not know yet (known ones are kept up to
-   * date by their own heartbeats). At most one pull at a time, and one per heartbeat interval.
+   * Keeps `targetPeers` connections to members (the topic's mesh runs over them), and one to each watched member
+   * (probes go over it). One dial to a member per 5 s at most.
    */
-  async #pullMembers(): Promise<void> {
-    const now = performance.now();
-    if (this.#pulling || now - this.#lastPull < this.#options.heartbeatInterval) return;
-    const connected = this.#host.connectedPeers().filter((peer) => this.#isAdmitted(peer) && this.#records.get(peer)?.status !== "dead");
-    const source = connected[Math.floor(Math.random() * connected.length)];
-    if (source === undefined) return;
-    this.#pulling = true;
-    this.#lastPull = now;
-    try {
-      this.#takeIn(await this.#host.fetchMembers(source, { cluster: this.cluster }));
-    } catch {
-      // the next unknown heartbeat tries another peer
-    } finally {
-      this.#pulling = false;
-    }
-  }
-
-  #pulling = false;
-  #lastPull = -Infinity;
-
-  /** Takes in the members of a pulled table (untrusted) that this node does not know yet. */
-  #takeIn(digest: unknown): void {
-    if (this.#stopped || !Array.isArray(digest)) return;
-    for (const entry of (digest as unknown[]).slice(0, MAX_DIGEST_ENTRIES)) {
-      if (isFullHeartbeat(entry) && !this.#records.has(entry.id)) this.#onHeartbeat(entry);
-    }
-  }
-
-  /** Dials members until this node has `targetPeers` connections (counting dials still under way). */
-  #keepConnected(record: MemberRecord): void {
-    const now = performance.now();
-    if (now - record.lastDial < 5_000) return;
-    const connected = this.#host.connectedPeers();
-    if (connected.includes(record.nodeId) || connected.length + this.#dialing >= this.#options.targetPeers) return;
-    record.lastDial = now;
-    this.#dialing++;
-    void this.#host
-      .connect(record.nodeId, record.addrs)
-      .catch(() => {})
-      .finally(() => this.#dialing--);
+  #keepConnected(): void {
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    const connected = new Set(this.#host.connectedPeers());
+    const dial = (record: MemberRecord): void => {
+      if (now - record.lastDial < 5_000 || connected.has(record.nodeId)) return;
+      record.lastDial = now;
+      this.#dialing++;
+      void this.#host
+        .connect(record.nodeId, record.addrs)
+        .catch(() => {})
+        .finally(() => this.#dialing--);
+    };
+    for (const record of this.#watched()) if (record.runtime !== "browser") dial(record);
+    if (connected.size + this.#dialing >= this.#options.targetPeers) return;
+    const candidates = [...this.#records.values()].filter((r) => r.status === "alive" && !connected.has(r.nodeId) && now - r.lastDial >= 5_000);
+    const pick = candidates[Math.floor(this.#random() * candidates.length)];
+    if (pick !== undefined) dial(pick);
   }
 
   #dialing = 0;

@@ -35,6 +35,30 @@ export interface HeadReport {
   viewVersion: number;
 }
 
+/** A worker's report as the head takes it from the wire, from `sender`: undefined when it is not one. */
+export function parseHeadReport(value: unknown, sender: string): HeadReport | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const r = value as Partial<HeadReport>;
+  const registry = r.registry as Partial<RegistrySnapshot> | undefined;
+  const ok =
+    r.nodeId === sender &&
+    Number.isSafeInteger(r.incarnation) &&
+    typeof r.runtime === "string" &&
+    Array.isArray(r.addrs) &&
+    r.addrs.every((a) => typeof a === "string") &&
+    typeof r.load === "object" &&
+    r.load !== null &&
+    Number.isSafeInteger(r.viewVersion) &&
+    typeof registry === "object" &&
+    registry !== null &&
+    Number.isSafeInteger(registry.incarnation) &&
+    Number.isSafeInteger(registry.version) &&
+    (registry.names === undefined || Array.isArray(registry.names));
+  if (!ok) return undefined;
+  const names = registry!.names?.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === "string" && Number.isSafeInteger(e[1]));
+  return { ...(r as HeadReport), registry: names === undefined ? { incarnation: registry!.incarnation!, version: registry!.version! } : { incarnation: registry!.incarnation!, version: registry!.version!, names } };
+}
+
 /** The head's answer: the view, when the worker's is out of date. */
 export interface HeadAnswer {
   viewVersion: number;

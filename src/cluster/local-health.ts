@@ -1,3 +1,5 @@
+import { every, realClock, type Clock } from "../util/clock.js";
+
 /**
  * Lifeguard-style self-awareness: a node that notices it is itself slow (its timers fire late, its event loop is
  * backed up) widens its own timeouts instead of accusing others, whose silence may only be its own lateness.
@@ -8,21 +10,22 @@ export class LocalHealth {
   readonly #max: number;
   #score = 0;
   #expected = 0;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopTimer: (() => void) | undefined;
+  readonly #clock: Clock;
 
-  constructor(intervalMs = 100, max = 8) {
+  constructor(intervalMs = 100, max = 8, clock: Clock = realClock) {
     this.#intervalMs = intervalMs;
     this.#max = max;
+    this.#clock = clock;
   }
 
   start(): void {
-    this.#expected = performance.now() + this.#intervalMs;
-    this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
-    (this.#timer as { unref?: () => void }).unref?.();
+    this.#expected = this.#clock.now() + this.#intervalMs;
+    this.#stopTimer = every(this.#clock, this.#intervalMs, () => this.#tick());
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#stopTimer?.();
   }
 
   /** How much to widen timeouts now. */
@@ -36,7 +39,7 @@ export class LocalHealth {
   }
 
   #tick(): void {
-    const now = performance.now();
+    const now = this.#clock.now();
     const late = Math.max(0, now - this.#expected);
     this.#expected = now + this.#intervalMs;
     // Late by a whole interval or more: score up fast; on time: decay.

@@ -7,9 +7,9 @@ import type { Registry, RegistrySnapshot } from "./registry.js";
 export interface MembershipOptions {
   /** Cluster name: nodes only see members of the same cluster. @default "default" */
   cluster?: string;
-  /** How often a node announces itself. @default 500 */
+  /** Head-node mode: how often a worker reports to the head (gossip mode sends no heartbeats). @default 500 */
   heartbeatInterval?: number;
-  /** Silence after which a member is probed (widened for members whose heartbeats are irregular). @default 1200 */
+  /** Silence of a watched member after which it is probed. @default 1000 */
   suspectAfter?: number;
   /** How long a direct or indirect probe may take. @default 500 */
   probeTimeout?: number;
@@ -19,6 +19,8 @@ export interface MembershipOptions {
   indirectProbes?: number;
   /** Connections to other members a node keeps (more are made on demand for calls). @default 6 */
   targetPeers?: number;
+  /** Gossip mode: how many members each full node watches (its successors on a ring of node ids). @default 3 */
+  watch?: number;
 }
 
 /** The checks of `MembershipOptions` (timings of at least 10 ms). */
@@ -30,6 +32,7 @@ export const MEMBERSHIP_OPTIONS = {
   suspicionTimeout: durationAtLeast(10),
   indirectProbes: integer(0),
   targetPeers: integer(1),
+  watch: integer(1),
 } satisfies OptionSchema<MembershipOptions>;
 
 /** How long `init()` waits for a seed's member table (one RPC on the connection it just opened). */
@@ -38,11 +41,12 @@ export const JOIN_SYNC_MS = 3_000;
 export const DEFAULT_MEMBERSHIP: Required<MembershipOptions> = {
   cluster: "default",
   heartbeatInterval: 500,
-  suspectAfter: 1_200,
+  suspectAfter: 1_000,
   probeTimeout: 500,
   suspicionTimeout: 1_000,
   indirectProbes: 2,
   targetPeers: 6,
+  watch: 3,
 };
 
 /** What a node reports about its load in heartbeats. */
@@ -84,6 +88,10 @@ export interface Membership {
   localRegistryChanged(snapshot: RegistrySnapshot, added: Array<[string, number]>, removed: string[]): void;
   /** A connection to `nodeId` dropped: check on it now rather than at the next silence. */
   peerDisconnected(nodeId: string): void;
+  /** An admitted connection to `nodeId` opened (a member back from a partition, a restart, a newcomer). */
+  peerConnected?(nodeId: string): void;
+  /** Traffic from `nodeId` arrived: a sign of life (no probe needed for a while). */
+  heard?(nodeId: string): void;
 }
 
 /** What membership needs from its node. */
@@ -97,9 +105,10 @@ export interface MembershipHost {
   fetchSnapshot(nodeId: string): Promise<RegistrySnapshot>;
   /**
    * Pulls the members `nodeId` sees alive in `cluster` (over RPC): untrusted shape, checked by the caller. `self`:
-   * this node's own entry, for `nodeId` to take in (a joiner's push-pull).
+   * this node's own entry, for `nodeId` to take in (a joiner's push-pull). `hash`: of this node's table, for an
+   * empty answer when `nodeId`'s is the same (anti-entropy).
    */
-  fetchMembers(nodeId: string, request: { cluster: string; self?: unknown }, timeoutMs?: number): Promise<unknown>;
+  fetchMembers(nodeId: string, request: { cluster: string; self?: unknown; hash?: string }, timeoutMs?: number): Promise<unknown>;
   /** A libp2p ping of `nodeId` within `timeoutMs`. */
   ping(nodeId: string, timeoutMs: number): Promise<boolean>;
   /** Asks `via` to ping `target` for us. */

@@ -158,19 +158,29 @@ export class AdmissionGate {
    * waits for admission instead: relays carry only admitted peers.
    */
   guard(node: Libp2p): void {
-    const middleware: StreamMiddleware = async (stream, connection, next) => {
-      const state = this.#state(connection);
-      if (!state.proven && connection.limits === undefined && !isRelayedConnection(connection)) {
-        throw new AdmissionError(state.done ? "closed" : "not-admitted", connection.remotePeer.toString(), false);
-      }
-      if (!state.proven) await state.promise; // rejects with the refusal
-      next(stream, connection);
-    };
     copyMiddlewareOnUse(node);
     for (const protocol of node.getProtocols()) {
-      if (protocol !== ADMIT_PROTOCOL) node.use(protocol, middleware);
+      if (protocol !== ADMIT_PROTOCOL) node.use(protocol, this.#middleware);
     }
+    this.#guarding = true;
   }
+
+  /** Guards a protocol registered after `guard()` (by a layer above the mesh). */
+  guardProtocol(node: Libp2p, protocol: string): void {
+    if (!this.#guarding) throw new Error("guardProtocol() before guard()");
+    node.use(protocol, this.#middleware);
+  }
+
+  #guarding = false;
+
+  readonly #middleware: StreamMiddleware = async (stream, connection, next) => {
+    const state = this.#state(connection);
+    if (!state.proven && connection.limits === undefined && !isRelayedConnection(connection)) {
+      throw new AdmissionError(state.done ? "closed" : "not-admitted", connection.remotePeer.toString(), false);
+    }
+    if (!state.proven) await state.promise; // rejects with the refusal
+    next(stream, connection);
+  };
 
   /** Whether some open connection to `peer` has been admitted. */
   isAdmitted(peer: string): boolean {

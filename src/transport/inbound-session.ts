@@ -49,7 +49,13 @@ export class InboundSession {
       stream,
       ctx.maxFrameSize,
       this.peer,
-      { frame: (bytes) => this.#onFrame(bytes), oversized: (length, head) => this.#onOversized(length, head) },
+      {
+        frame: (bytes) => {
+          this.#ctx.heard(this.peer);
+          this.#onFrame(bytes);
+        },
+        oversized: (length, head) => this.#onOversized(length, head),
+      },
       (cause) => this.close(cause),
     );
   }

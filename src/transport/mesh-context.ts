@@ -12,6 +12,8 @@ export interface MeshContext {
   readonly maxFrameSize: number;
   /** How values this node sends are encoded (whether errors carry their stacks). */
   readonly encoding: EncodeOptions;
+  /** A frame arrived from `peer`: a sign of life, for failure detection (called per frame: cheap). */
+  heard(peer: string): void;
   /** Rebuilds actor refs found in decoded values, bound to the local system. */
   readonly refs: RefDecodeContext;
   /**

@@ -15,12 +15,15 @@ import type { CallMode, CallOptions, InboundCall } from "../actor/call-types.js"
 import type { RefDecodeContext } from "../actor/ref-codec.js";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { hintOf } from "../wire/addr-hint.js";
-import { addrsFromHint, seedAddr } from "./addresses.js";
+import { addrsFromHint, peerOf, seedAddr, seedGroups } from "./addresses.js";
 import { AdmissionError, AdmissionGate } from "./admission.js";
 import { isRelayed, RELAYED_ADDR, RELAYED_WEBRTC_ADDR, transportOf, type ConnectionTransport } from "./connection-kind.js";
 import { findNode, locate } from "./find-node.js";
 import { InboundSession } from "./inbound-session.js";
 import { PeerDialer } from "./peer-dialer.js";
+import { reservationStore, reserveAgain } from "./relay-reservations.js";
+import { answerOnce, askOnce, type RequestLimits } from "./request-stream.js";
+import { tolerateClosingConnection } from "./yamux-closing-connection.js";
 import type { MeshContext } from "./mesh-context.js";
 import { describe, PeerLink } from "./peer-link.js";
 import { DEFAULT_MAX_FRAME_SIZE, RPC_PROTOCOL } from "./rpc-frames.js";
@@ -63,8 +66,12 @@ const JOIN_WAIT_MS = 5_000;
  * then it has no address anyone could dial, and members that learnt it meanwhile could not call it.
  */
 const RELAY_ADDR_WAIT_MS = 3_000;
+/**
+ * A seed that is down is dialed again after 100 ms, then twice as long each time, up to 2 s (±25 %): a seed that
+ * restarts is found again within about 2.5 s of listening, and a dial a second or two to a refused port is cheap.
+ */
 const SEED_BACKOFF_MIN_MS = 100;
-const SEED_BACKOFF_MAX_MS = 5_000;
+const SEED_BACKOFF_MAX_MS = 2_000;
 /** Address hints kept for the refs this node sends (members and nodes learnt from hints); the oldest go first. */
 const MAX_HINTS = 4_096;
 
@@ -107,7 +114,8 @@ export class Mesh {
       addresses: { listen: plan.listen },
       transports: plan.transports as never[],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      // tolerateClosingConnection: a yamux microtask that throws (uncaught) on a closing connection, worked around
+      streamMuxers: [tolerateClosingConnection(yamux())],
       // Clusters join through a few seeds: the default of 5 inbound connections per second per IP is too low.
       connectionManager: { inboundConnectionThreshold: 1_000, maxConnections: plan.maxConnections },
       // libp2p's monitor pings every connection every 10 s, those still in admission too (an outsider would get
@@ -160,6 +168,9 @@ export class Mesh {
       maxFrameSize: init.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
       encoding: { errorStacks: init.errorStacks },
       refs: init.refs,
+      heard: (peer) => {
+        if (started !== undefined) started.#heard?.(peer);
+      },
       deliver: init.deliver,
       admitted: (connection) => gate!.wait(connection),
       dial: (peer, signal) => dialer.dial(peer, signal),
@@ -173,15 +184,21 @@ export class Mesh {
       // the peer speaks it, and a seed that never identified its inbound peers could not send them anything.
       onAdmitted: (connection) => {
         void (node.services.identify as { identify(c: Connection): Promise<unknown> }).identify(connection).catch(() => {});
+        if (started !== undefined) started.#admittedListener?.(connection.remotePeer.toString());
         if (!isRelayed(connection)) {
           dialer.directAdmitted(connection);
           // A direct connection to a tab whose calls went over the relay: they move to it.
           if (started !== undefined) started.#links.get(connection.remotePeer.toString())?.offerDirect(connection);
+          // A seed (back) in reach, whoever dialed it: a tab reserves a relay slot on it if it still wants one.
+          if (started !== undefined && started.#isSeed(connection.remotePeer.toString())) {
+            reserveAgain(started.#reservations, connection.remotePeer);
+          }
         }
       },
     });
     const mesh = (started = new Mesh(node, gate, ctx, blocked, plan.targetPeers));
     mesh.#relayedListen = plan.listen.filter((ma) => ma === "/p2p-circuit" || ma === "/webrtc");
+    if (plan.listen.includes("/p2p-circuit")) mesh.#reservations = reservationStore(node);
     await node.handle(RPC_PROTOCOL, (stream, connection) => mesh.#accept(stream, connection), {
       maxInboundStreams: 4,
       runOnLimitedConnection: true,
@@ -204,13 +221,21 @@ export class Mesh {
     if (typeof relay?.reservationStore?.removeReservation === "function") {
       node.addEventListener("peer:disconnect", (event) => relay.reservationStore!.removeReservation!(event.detail));
     }
-    mesh.#seedAddrs = init.seeds.map((seed) => seedAddr(seed, plan.seedTransport));
+    mesh.#seeds = seedGroups(init.seeds.map((seed) => seedAddr(seed, plan.seedTransport)));
     return mesh;
   }
 
-  #seedAddrs: Multiaddr[] = [];
+  /** The seeds' addresses, one entry per seed (see `seedGroups`). */
+  #seeds: Multiaddr[][] = [];
   /** What this node listens on through a relay reservation (a tab: `/p2p-circuit`, and `/webrtc` signalled over it). */
   #relayedListen: string[] = [];
+  /** A tab's relay reservations (see `reserveAgain`). */
+  #reservations: ReturnType<typeof reservationStore>;
+
+  /** Whether `peer` is one of this node's seeds (named by id in its address, or reached through one). */
+  #isSeed(peer: string): boolean {
+    return this.#seedPeers.includes(peer) || this.#seeds.some((addrs) => addrs.some((a) => peerOf(a) === peer));
+  }
 
   /**
    * Dials the seeds (see `#join`). Separate from `start()` so that the cluster subscribes to its topics first:
@@ -220,7 +245,7 @@ export class Mesh {
   async join(): Promise<void> {
     // On failure the caller shuts the whole system down, in order (the cluster first, then this mesh, whose stop
     // also ends the seed loops): stopping the node here left the cluster to leave through a stopped pubsub.
-    await this.#join(this.#seedAddrs);
+    await this.#join(this.#seeds);
   }
 
   get nodeId(): string {
@@ -270,6 +295,20 @@ export class Mesh {
     this.#disconnectListeners.add(listener);
   }
 
+  /** `listener` learns of every connection that passes admission (one listener: membership). */
+  onPeerAdmitted(listener: (peer: string) => void): void {
+    this.#admittedListener = listener;
+  }
+
+  #admittedListener: ((peer: string) => void) | undefined;
+
+  /** `listener` learns of every RPC frame that arrives from a peer (one listener: membership's sign of life). */
+  onPeerHeard(listener: (peer: string) => void): void {
+    this.#heard = listener;
+  }
+
+  #heard: ((peer: string) => void) | undefined;
+
   /** A libp2p ping of `peer` (dialing it if needed); false when it does not answer within `timeoutMs`. */
   async ping(peer: string, timeoutMs: number): Promise<boolean> {
     if (this.#stopping || this.#blocked.has(peer)) return false;
@@ -280,6 +319,40 @@ export class Mesh {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Answers `protocol`'s requests (one per stream, see request-stream.ts) from admitted peers only: a layer above
+   * the mesh (the cluster) brings its own protocol. `answer` gets the requesting peer and the untrusted request.
+   */
+  async handleRequests(
+    protocol: string,
+    limits: RequestLimits & { timeoutMs: number },
+    answer: (peer: string, request: unknown) => Promise<unknown>,
+  ): Promise<void> {
+    await this.node.handle(
+      protocol,
+      async (stream, connection) => {
+        try {
+          await this.#gate.wait(connection);
+        } catch (error) {
+          stream.abort(error instanceof Error ? error : new PulsingRuntimeError(describe(error)));
+          return;
+        }
+        const peer = connection.remotePeer.toString();
+        await answerOnce(stream, limits, AbortSignal.timeout(limits.timeoutMs), (request) => answer(peer, request));
+      },
+      { maxInboundStreams: 8, runOnLimitedConnection: true },
+    );
+    this.#gate.guardProtocol(this.node, protocol);
+  }
+
+  /** One request to `peer` on `protocol` (over an admitted connection, dialed if needed); its untrusted answer. */
+  async request(peer: string, protocol: string, request: unknown, limits: RequestLimits, timeoutMs: number): Promise<unknown> {
+    if (this.#stopping) throw new PulsingRuntimeError(ErrorCode.SHUTDOWN, "this node is shutting down");
+    const signal = AbortSignal.any([this.#stopped.signal, AbortSignal.timeout(timeoutMs)]);
+    const connection = await this.#ctx.dial(peer, signal);
+    return await askOnce(connection, protocol, request, limits, signal);
   }
 
   /** Records `addrs` for `peer` and dials it (admission included). */
@@ -438,21 +511,22 @@ export class Mesh {
   // --- seeds -------------------------------------------------------------------------------------------------
 
   /**
-   * Dials every seed and keeps dialing (with backoff) those that are down or drop. Resolves when one seed is
-   * admitted or every seed has been tried once; rejects when seeds answered and all refused admission (a wrong
-   * or missing cluster secret is a configuration error worth failing `init()` for).
+   * Dials every seed and keeps dialing (with backoff) those that are down or drop: a node keeps a connection to
+   * each of its seeds, so losing one (a seed that restarts) leaves it connected through the others. Resolves when
+   * one seed is admitted or every seed has been tried once; rejects when seeds answered and all refused admission
+   * (a wrong or missing cluster secret is a configuration error worth failing `init()` for).
    */
-  async #join(seeds: Multiaddr[]): Promise<void> {
+  async #join(seeds: Multiaddr[][]): Promise<void> {
     if (seeds.length === 0) return;
     this.#seedPeers = seeds.map(() => undefined);
-    const outcomes: Array<Promise<"admitted" | "unreachable" | AdmissionError>> = seeds.map((addr, index) => this.#keepSeed(addr, index));
+    const outcomes: Array<Promise<"admitted" | "unreachable" | AdmissionError>> = seeds.map((addrs, index) => this.#keepSeed(addrs, index));
     const first = await Promise.race([
       settleWhenJoined(outcomes),
       new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), JOIN_WAIT_MS).unref?.()),
     ]);
     if (first instanceof AdmissionError) throw first;
     if (first === "unreachable" || first === "timeout") {
-      this.#ctx.report(`no seed reachable yet (${seeds.map(String).join(", ")}); retrying in the background`);
+      this.#ctx.report(`no seed reachable yet (${seeds.flat().map(String).join(", ")}); retrying in the background`);
     } else if (this.#relayedListen.length > 0 && !(await this.#relayAddresses(RELAY_ADDR_WAIT_MS))) {
       this.#ctx.report(`no relay reservation on a seed within ${RELAY_ADDR_WAIT_MS} ms: other nodes cannot call this one until it has one`);
     }
@@ -485,39 +559,51 @@ export class Mesh {
     });
   }
 
-  /** Keeps one seed connected; the promise tells how the first attempt went. */
-  #keepSeed(addr: Multiaddr, index: number): Promise<"admitted" | "unreachable" | AdmissionError> {
+  /** Keeps one seed (its addresses) connected; the promise tells how the first attempt went. */
+  #keepSeed(addrs: Multiaddr[], index: number): Promise<"admitted" | "unreachable" | AdmissionError> {
     const { promise, resolve } = Promise.withResolvers<"admitted" | "unreachable" | AdmissionError>();
     const signal = this.#stopped.signal;
     void (async () => {
       let attempt = 0;
       let seedPeer: string | undefined;
+      // Only a direct connection counts: a tab can also reach a seed through another seed's relay (a call made
+      // while the seed was restarting), and neither can it reserve a relay slot over that, nor does the relayed
+      // connection survive the other seed's restart.
+      const connected = (): boolean =>
+        this.node.getConnections().some((c) => c.remotePeer.toString() === seedPeer && c.status === "open" && !isRelayed(c));
       while (!signal.aborted) {
-        if (seedPeer !== undefined && this.node.getConnections().some((c) => c.remotePeer.toString() === seedPeer)) {
+        if (seedPeer !== undefined && connected()) {
           // Connected: wait for the seed to drop.
           await new Promise<void>((wake) => {
             const done = (): void => {
-              this.node.removeEventListener("peer:disconnect", onDisconnect);
+              this.node.removeEventListener("connection:close", onClose);
               signal.removeEventListener("abort", done);
               wake();
             };
-            const onDisconnect = (event: CustomEvent<{ toString(): string }>): void => {
-              if (event.detail.toString() === seedPeer) done();
+            const onClose = (event: CustomEvent<Connection>): void => {
+              if (event.detail.remotePeer.toString() === seedPeer && !connected()) done();
             };
-            this.node.addEventListener("peer:disconnect", onDisconnect);
+            this.node.addEventListener("connection:close", onClose);
             signal.addEventListener("abort", done, { once: true });
           });
           attempt = 0;
           continue;
         }
         try {
-          const connection = await this.node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
+          const target = addrs.length === 1 ? addrs[0]! : addrs;
+          const connection = await this.node.dial(target, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
           seedPeer = connection.remotePeer.toString();
           await this.#gate.wait(connection);
           this.#seedPeers[index] = seedPeer;
+          // (A seed first known by its address is a seed only now: onAdmitted could not tell.)
+          reserveAgain(this.#reservations, connection.remotePeer);
           resolve("admitted");
-          attempt = 0;
-          continue;
+          // A seed this node can only reach through a relay (its addresses are relayed ones) is dialed again after
+          // the backoff rather than at once, again and again.
+          if (!isRelayed(connection)) {
+            attempt = 0;
+            continue;
+          }
         } catch (error) {
           if (signal.aborted) break;
           if (isSelfDial(error)) {

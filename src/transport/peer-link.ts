@@ -371,7 +371,13 @@ export class PeerLink {
       stream,
       this.#ctx.maxFrameSize,
       this.peer,
-      { frame: (bytes) => this.#onFrame(bytes), oversized: (length, head) => this.#onOversized(length, head) },
+      {
+        frame: (bytes) => {
+          this.#ctx.heard(this.peer);
+          this.#onFrame(bytes);
+        },
+        oversized: (length, head) => this.#onOversized(length, head),
+      },
       (cause) => {
         if (route !== undefined) this.#lost(route, cause);
       },

@@ -4,9 +4,12 @@
  * `{ "ready": [nodeIds] }`, then answers one line per command:
  *   {"views": true}   → {"views": [[nodeId, [alive member ids], [public names]], …]}
  *   {"kill": i}       → {"killed": nodeId}   node i's libp2p stops at once: no goodbye, no leave
- *   {"traffic": true} → {"traffic": { gossipBytesIn, messagesIn, messagesOut, cpuMs }} summed over this process's
- *                       nodes (gossip bytes: bytes arriving on gossipsub streams)
+ *   {"traffic": true} → {"traffic": { gossipBytesIn, messagesIn, messagesOut, cpuMs, wireBytesOut }} summed over this
+ *                       process's nodes (gossip bytes: bytes arriving on gossipsub streams; wire bytes: every byte
+ *                       this process wrote — to its sockets, all protocols, after noise and yamux — from
+ *                       /proc/self/io, or -1 where there is none)
  */
+import { readFileSync } from "node:fs";
 import * as pul from "pulsing";
 import { Counter } from "../fixtures/actors.js";
 
@@ -59,6 +62,15 @@ process.stdin.on("data", (chunk: string) => {
 });
 process.stdin.on("end", () => void Promise.all(systems.map((s) => s.shutdown().catch(() => undefined))).then(() => process.exit(0)));
 
+/** Bytes this process has written (Linux: /proc/self/io's wchar; sockets, almost all of it here). */
+function bytesWritten(): number {
+  try {
+    return Number(/^wchar: (\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"))?.[1] ?? -1);
+  } catch {
+    return -1;
+  }
+}
+
 async function handle(command: Record<string, unknown>): Promise<void> {
   if ("views" in command) {
     say({
@@ -77,6 +89,7 @@ async function handle(command: Record<string, unknown>): Promise<void> {
         messagesIn: totals.reduce((a, t) => a + t.messagesIn, 0),
         messagesOut: totals.reduce((a, t) => a + t.messagesOut, 0),
         cpuMs: (cpu.user + cpu.system) / 1000,
+        wireBytesOut: bytesWritten(),
       },
     });
   } else if ("kill" in command) {
