@@ -43,7 +43,7 @@ test.describe("browser tabs, Deno and Node in one cluster", () => {
     }
     // Members carry those addresses.
     for (const member of seed.system.members().filter((m) => m.runtime === "browser")) {
-      assert.ok(member.addrs.length > 0, `the seed knows no address of tab ${member.nodeId}`);
+      assert.ok(member.addrs.length > 0, `the seed knows no address of tab ${member.nodeId}: ${JSON.stringify(seed.system.members().map((m) => [m.nodeId.slice(-6), m.runtime, m.status, m.addrs.length]))}; tabs ${tabs.map((t) => t.nodeId.slice(-6))}`);
     }
   });
 

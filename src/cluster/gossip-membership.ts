@@ -205,13 +205,18 @@ export class GossipMembership implements Membership {
   }
 
   async joined(seeds: string[]): Promise<void> {
-    const seed = seeds.find((peer) => this.#isAdmitted(peer));
+    const admitted = seeds.filter((peer) => this.#isAdmitted(peer));
+    const seed = admitted[0];
     if (seed === undefined || this.#stopped) return;
+    // The first seed's table; every other seed it reached gets our entry too (a tab keeps two seeds: both know its
+    // addresses when init() returns), and sends its table only where it differs.
+    const others = admitted.slice(1).map((peer) => this.#pushPull(peer, JOIN_SYNC_MS));
     try {
       this.#takeIn(await this.#host.fetchMembers(seed, { cluster: this.cluster, self: this.#selfEntry() }, JOIN_SYNC_MS), seed);
     } catch (error) {
       this.#host.report(`could not pull the member table of seed ${seed} (anti-entropy will bring it)`, error);
     }
+    await Promise.all(others);
     // Now connected: our arrival goes out on the topic (the seed announces it too).
     this.#announce();
   }
@@ -229,6 +234,10 @@ export class GossipMembership implements Membership {
       if (known === undefined || joiner.inc > known.incarnation) {
         this.#onAlive(joiner, sender);
         this.#queue(joiner); // announced for it: it may not reach the topic's mesh for a moment
+      } else if (joiner.inc === known.incarnation && known.status !== "dead") {
+        // Known already (its first `alive` came before its addresses: a tab's arrive with its relay reservation):
+        // its own word, so its addresses and names now are taken.
+        this.#onAlive(joiner, sender);
       }
     }
     if (request.hash !== undefined && request.hash === this.#tableHash()) return [];
@@ -780,9 +789,9 @@ export class GossipMembership implements Membership {
    * Compares tables with `peer`: sends our own entry (it takes us in if it did not know us) and our table's hash,
    * and takes in its table when it differs. Whether it did.
    */
-  async #pushPull(peer: string): Promise<boolean> {
+  async #pushPull(peer: string, timeoutMs?: number): Promise<boolean> {
     try {
-      const answer = await this.#host.fetchMembers(peer, { cluster: this.cluster, self: this.#selfEntry(), hash: this.#tableHash() });
+      const answer = await this.#host.fetchMembers(peer, { cluster: this.cluster, self: this.#selfEntry(), hash: this.#tableHash() }, timeoutMs);
       this.#takeIn(answer, peer);
       return Array.isArray(answer) && answer.length > 0;
     } catch {
