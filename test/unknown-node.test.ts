@@ -181,7 +181,8 @@ describe("actor ref address hints (decoding untrusted input)", () => {
 
   it("any value in the hint's place decodes to a ref without throwing (fuzz)", () => {
     fc.assert(
-      fc.property(fc.anything({ maxDepth: 3 }), (hint) => {
+      // (without `__proto__` keys: the codec refuses those in any value, by design — wire-fuzz tests that)
+      fc.property(fc.anything({ maxDepth: 3, withObjectString: false }).filter((hint) => !JSON.stringify(hint ?? null)?.includes('"__proto__"')), (hint) => {
         const { value, hints } = roundTrip(hint);
         assert.ok(value instanceof ActorRef, "a ref");
         for (const [, addrs] of hints) assert.ok(isAddrHint(addrs), "only hint-shaped values are reported");
