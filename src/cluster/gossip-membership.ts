@@ -84,6 +84,8 @@ const BATCH_MS = 20;
 const NAMES_IN_ALIVE = 32;
 /** A dead member's record is kept this long, so late news of it is recognised as stale. */
 const TOMBSTONE_MS = 120_000;
+/** How long a leaving node keeps its connections after publishing `leave`, for gossipsub to send it. */
+const LEAVE_FLUSH_MS = 150;
 /** Anti-entropy: every node, about this often in a cluster of ≤ 4, × log2(members / 4) beyond. */
 const ANTI_ENTROPY_BASE_MS = 5_000;
 
@@ -253,6 +255,9 @@ export class GossipMembership implements Membership {
     this.#clock.clearTimeout(this.#flushTimer);
     this.#outbox = [];
     await this.#send([{ k: "leave", id: this.#host.nodeId, inc: this.#incarnation }]);
+    // gossipsub writes the message to its peers' streams a moment later: the node's shutdown closing connections
+    // right away lost it now and then (the others then took a second and a half to find the node gone).
+    await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, LEAVE_FLUSH_MS));
     this.#topic.stop();
   }
 
