@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each printed next to its floor from the same run.
- *   npm run bench -- local      only the named groups (local, remote, cluster, browser, membership-sim)
+ *   npm run bench -- local      only the named groups (local, remote, cluster, browser, tab-cpu, membership-sim)
  * The cluster group includes a one-minute run with a CPU-busy node.
  */
 import { spawnSync } from "node:child_process";
@@ -17,12 +17,17 @@ const groups: Record<string, () => Promise<void>> = {
   // The real membership code at up to 1,000+ simulated members (sim clock and network; see bench/membership-sim.ts).
   "membership-sim": () => benchMembershipSim(),
   // In the browser tests' environment (Chromium, a network namespace for WebRTC): see e2e/run.mjs.
-  browser: async () => {
-    const runner = fileURLToPath(new URL("../e2e/run.mjs", import.meta.url));
-    const result = spawnSync(process.execPath, [runner, "--bench"], { stdio: "inherit" });
-    if (result.status !== 0) throw new Error(`the browser benchmark failed (${result.status ?? result.signal})`);
-  },
+  browser: () => inBrowserEnvironment("browser"),
+  // A dashboard tab's CPU and membership traffic with 3 tabs open and some churn (bench/tab-cpu.ts), same environment.
+  "tab-cpu": () => inBrowserEnvironment("tab-cpu"),
 };
+
+function inBrowserEnvironment(bench: string): Promise<void> {
+  const runner = fileURLToPath(new URL("../e2e/run.mjs", import.meta.url));
+  const result = spawnSync(process.execPath, [runner, `--bench=${bench}`], { stdio: "inherit" });
+  if (result.status !== 0) throw new Error(`the ${bench} benchmark failed (${result.status ?? result.signal})`);
+  return Promise.resolve();
+}
 
 const wanted = process.argv.slice(2);
 for (const [name, run] of Object.entries(groups)) {

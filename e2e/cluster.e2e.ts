@@ -35,6 +35,32 @@ test.describe("browser tabs, Deno and Node in one cluster", () => {
     }, 20_000, 100);
   });
 
+  test("tabs are light members: each follows a full node's membership feed and is on no gossip topic", async ({ seed, tabs, deno }) => {
+    const full = new Set([seed.system.nodeId, deno.nodeId]);
+    await eventually(async () => {
+      for (const tab of tabs) {
+        const state = await tab.page.evaluate(() => {
+          const node = (globalThis as unknown as { system: { mesh: { node: LightNode } } }).system.mesh.node;
+          type LightNode = {
+            services: { pubsub: { getTopics(): string[] } };
+            getConnections(): Array<{ remotePeer: { toString(): string }; streams: Array<{ protocol?: string; direction: string }> }>;
+          };
+          const feeds = node
+            .getConnections()
+            .filter((c) => c.streams.some((s) => s.protocol === "/pulsing/cluster/feed/1.0.0" && s.direction === "outbound"))
+            .map((c) => c.remotePeer.toString());
+          return { topics: node.services.pubsub.getTopics(), feeds };
+        });
+        assert.deepEqual(state.topics, [], `tab ${tab.nodeId} is subscribed to gossip topics`);
+        assert.equal(state.feeds.length, 1, `tab ${tab.nodeId} follows ${state.feeds.length} feeds`);
+        assert.ok(full.has(state.feeds[0]!), `tab ${tab.nodeId} follows ${state.feeds[0]}, not a Node or Deno member`);
+      }
+    }, 10_000, 100);
+    // And the full nodes still gossip among themselves.
+    const seedTopics = (seed.system as unknown as { mesh: { node: { services: { pubsub: { getTopics(): string[] } } } } }).mesh.node.services.pubsub.getTopics();
+    assert.deepEqual(seedTopics, ["/pulsing/default/members/1"]);
+  });
+
   test("a tab can be dialed once init() returns: it holds a relay reservation and a WebRTC address", async ({ seed, tabs, deno }) => {
     for (const tab of tabs) {
       const addrs = await tab.page.evaluate(() => (globalThis as unknown as { addrsAtInit: string[] }).addrsAtInit);

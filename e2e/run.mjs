@@ -13,6 +13,7 @@
  *   node e2e/run.mjs              prepare, then run e2e/*.e2e.ts (`playwright test`)
  *   node e2e/run.mjs --no-netns   run on the host network (WebRTC may then fall back to relayed)
  *   node e2e/run.mjs --bench      prepare, then run the browser benchmark (bench/browser.ts) instead of the tests
+ *   node e2e/run.mjs --bench=tab-cpu   the same for another benchmark of that environment (BENCHES below)
  *   node e2e/run.mjs <args>       any other argument goes to `playwright test` (`--trace on`, `--reporter dot`, …;
  *                                 npm run test:e2e -- --trace on)
  *
@@ -30,8 +31,17 @@ const denoBin = join(denoDir, "node_modules/.bin/deno");
 const inNamespace = process.env.PULSING_E2E_NETNS === "1";
 const args = process.argv.slice(2);
 const OWN_FLAGS = ["--no-netns", "--bench"];
-const ownArgs = args.filter((a) => OWN_FLAGS.includes(a));
-const playwrightArgs = args.filter((a) => !OWN_FLAGS.includes(a) && a !== "--");
+/** The benchmarks `--bench=<name>` runs (plain `--bench`: "browser"). */
+const BENCHES = { browser: "bench/browser-main.ts", "tab-cpu": "bench/tab-cpu.ts" };
+const isOwn = (a) => OWN_FLAGS.includes(a) || a.startsWith("--bench=");
+const ownArgs = args.filter(isOwn);
+const playwrightArgs = args.filter((a) => !isOwn(a) && a !== "--");
+const benchArg = ownArgs.find((a) => a === "--bench" || a.startsWith("--bench="));
+const benchName = benchArg === undefined ? undefined : benchArg === "--bench" ? "browser" : benchArg.slice("--bench=".length);
+if (benchName !== undefined && !Object.hasOwn(BENCHES, benchName)) {
+  console.error(`✖ no benchmark "${benchName}" (one of: ${Object.keys(BENCHES).join(", ")})`);
+  process.exit(1);
+}
 
 const step = (what) => console.log(`› ${what}`);
 const run = (cmd, cmdArgs, options = {}) => {
@@ -85,9 +95,9 @@ if (!inNamespace) {
   if (wantNetns) console.warn("! not root or no unshare/ip: running on the host network; tab↔tab WebRTC may not connect");
 }
 
-if (ownArgs.includes("--bench")) {
-  step("browser benchmark");
-  run(process.execPath, ["--conditions=pulsing-source", "--import", "tsx", join(root, "bench/browser-main.ts")]);
+if (benchName !== undefined) {
+  step(`browser benchmark (${BENCHES[benchName]})`);
+  run(process.execPath, ["--conditions=pulsing-source", "--import", "tsx", join(root, BENCHES[benchName])]);
   process.exit(0);
 }
 

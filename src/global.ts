@@ -4,7 +4,8 @@ import { ActorRef } from "./actor/actor-ref.js";
 import { proxyRef } from "./actor/proxy.js";
 import type { ActorClass, ActorProxy } from "./actor/proxy-types.js";
 import { SYSTEM_ACTOR_LOCAL_ID, SystemActor } from "./actor/system-actor.js";
-import { ActorSystem, checkSystemOptions, RESOLVE_OPTIONS, type ActorSystemOptions, type MountOptions, type ResolveOptions, type SpawnOptions } from "./actor/system.js";
+import { ActorSystem } from "./system/actor-system.js";
+import { checkSystemOptions, RESOLVE_OPTIONS, type ActorSystemOptions, type MountOptions, type ResolveOptions, type SpawnOptions } from "./system/options.js";
 import { checkOptions, constructor, type OptionSchema } from "./util/options.js";
 
 /**

@@ -33,16 +33,9 @@ export { remote } from "./remote.js";
 export type { RemoteStatics, RemoteClass } from "./remote.js";
 export type { RemoteOptions } from "./actor/class-registry.js";
 
-export { ActorSystem } from "./actor/system.js";
-export type {
-  ActorSystemEvents,
-  ActorSystemOptions,
-  Member,
-  MountOptions,
-  ResolveOptions,
-  SpawnOptions,
-  WebRTCOptions,
-} from "./actor/system.js";
+export { ActorSystem } from "./system/actor-system.js";
+export type { ActorSystemEvents } from "./system/actor-system.js";
+export type { ActorSystemOptions, MountOptions, ResolveOptions, SpawnOptions, WebRTCOptions } from "./system/options.js";
 export { ActorRef } from "./actor/actor-ref.js";
 export { ActorId } from "./actor/actor-id.js";
 export { Actor } from "./actor/actor.js";
@@ -68,7 +61,7 @@ export { SystemActor } from "./actor/system-actor.js";
 export type { ActorInfo, NodeInfo, NodeMetrics, HealthStatus, PingReply } from "./actor/system-actor.js";
 export type { RuntimeKind } from "./platform/platform.js";
 export type { ConnectionInfo } from "./transport/mesh.js";
-export type { MembershipOptions } from "./cluster/membership.js";
+export type { Member, MembershipOptions } from "./cluster/membership.js";
 export type { ResolvePolicy } from "./cluster/resolve-policy.js";
 export type { NameEntry } from "./cluster/registry.js";
 

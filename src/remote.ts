@@ -4,7 +4,7 @@ import { checkOptions } from "./util/options.js";
 import { registerClass, REMOTE_OPTIONS, type RemoteOptions } from "./actor/class-registry.js";
 import type { ActorClass, ActorProxy } from "./actor/proxy-types.js";
 import { DEFAULT_SUPERVISION, resolveSupervision } from "./actor/supervision.js";
-import type { ResolveOptions } from "./actor/system.js";
+import type { ResolveOptions } from "./system/options.js";
 
 /** The statics `@remote` gives a class: `Counter.spawn(...)`, `Counter.resolve(name)` (on the global system). */
 export interface RemoteStatics<C extends ActorClass> {

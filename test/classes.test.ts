@@ -90,9 +90,13 @@ describe("actor classes without a usable name", () => {
   it("two different classes under one name are not confused: a spawn by that name fails, on either side", async () => {
     // Here, on the spawning side.
     await assert.rejects(b.spawn(First, { node: a.nodeId }), hasCode("CLASS_NOT_REGISTERED", /two different classes are registered as 'e'/));
-    // There, on the node asked to build it (a caller that cannot tell: by the raw system actor call).
-    const sys = await pul.getSystemActor(b, a.nodeId);
-    await assert.rejects(sys.spawnActor("e", {}), hasCode("CLASS_NOT_REGISTERED", /two different classes/));
+    // There, on the node asked to build it (a caller that cannot tell: the raw spawn request of the cluster protocol);
+    // the refusal reaches the caller with its code.
+    const spawnRequest = { t: "spawn", className: "e", options: {} };
+    await assert.rejects(
+      b.mesh!.request(a.nodeId, "/pulsing/cluster/1.0.0", spawnRequest, { maxRequestBytes: 1 << 20, maxAnswerBytes: 1 << 20 }, 5_000),
+      hasCode("CLASS_NOT_REGISTERED", /two different classes/),
+    );
     // Locally each is still itself.
     assert.equal(await (await a.spawn(First)).asType(First).greet(), "hello");
   });

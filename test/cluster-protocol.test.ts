@@ -1,8 +1,8 @@
 /**
  * The cluster's own protocol (`/pulsing/cluster/1.0.0`, src/cluster/cluster-protocol.ts) spoken by a plain js-libp2p
- * peer (test/hostile/raw-client.ts) to real Pulsing nodes: an admitted peer gets a member table, probes and names;
- * a request of another shape, a head report in another's name, a peer that has not passed admission get nothing —
- * and the node goes on serving its members.
+ * peer (test/hostile/raw-client.ts) to real Pulsing nodes: an admitted peer gets a member table, probes, names and
+ * spawns; a request of another shape or a head report to a node that is no head gets a typed refusal (an error value
+ * with its code), a peer that has not passed admission gets nothing — and the node goes on serving its members.
  */
 import assert from "node:assert/strict";
 import type { Connection } from "@libp2p/interface";
@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import * as pul from "pulsing";
 import { Counter } from "./fixtures/actors.js";
 import { eventually } from "./helpers.js";
-import { admit, dialRaw, pack, rawNode, unpack, type RawNode } from "./hostile/raw-client.js";
+import { admit, dialRaw, pack, PulsingExt, rawNode, unpack, type RawNode } from "./hostile/raw-client.js";
 
 const CLUSTER_PROTOCOL = "/pulsing/cluster/1.0.0";
 const PASSPHRASE = "cluster protocol test";
@@ -29,6 +29,23 @@ async function ask(connection: Connection, request: unknown): Promise<{ answer?:
   } catch (error) {
     return { error: String(error) };
   }
+}
+
+/** The error an answer carries (the codec's error extension, 0x02: `{ n: class, m: message, f: { code } }`), if it is one. */
+function refusal(outcome: { answer?: unknown }): { n: string; m: string; f?: { code?: string } } | undefined {
+  const { answer } = outcome;
+  return answer instanceof PulsingExt && answer.type === 0x02 ? (answer.value as { n: string; m: string; f?: { code?: string } }) : undefined;
+}
+
+/** Asserts `request` is refused with a `PulsingRuntimeError` of `code`, and returns its message. */
+async function assertRefused(connection: Connection, request: unknown, code: string): Promise<string> {
+  const outcome = await ask(connection, request);
+  const error = refusal(outcome);
+  const what = JSON.stringify(request).slice(0, 80);
+  assert.ok(error !== undefined, `${what} was not refused: ${JSON.stringify(outcome)}`);
+  assert.equal(error.n, "PulsingRuntimeError", `${what}: ${error.n}: ${error.m}`);
+  assert.equal(error.f?.code, code, `${what}: ${error.m}`);
+  return error.m;
 }
 
 const tcpOf = (system: pul.ActorSystem): string => system.addrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && !a.includes("/ws"))!;
@@ -76,6 +93,9 @@ describe("the cluster protocol", () => {
 
   it("probes a member on the asker's behalf, and reports an unknown one as not answering", async () => {
     assert.deepEqual(await ask(admitted, { t: "probe", target: member.nodeId, timeoutMs: 2_000 }), { answer: true });
+    // A fraction of a millisecond (a timeout stretched by a lag multiplier): AbortSignal.timeout throws on one, and
+    // every such probe failed at once.
+    assert.deepEqual(await ask(admitted, { t: "probe", target: member.nodeId, timeoutMs: 1_234.567 }), { answer: true });
     const nobody = (await rawNode()).peerId.toString();
     assert.deepEqual(await ask(admitted, { t: "probe", target: nobody, timeoutMs: 300 }), { answer: false });
   });
@@ -95,15 +115,44 @@ describe("the cluster protocol", () => {
       { t: "members", cluster: "x".repeat(10_000) },
       { t: "probe", target: 7, timeoutMs: 100 },
       { t: "probe", target: member.nodeId, timeoutMs: -1 },
-      { t: "head", report: { nodeId: member.nodeId } },
       [1, 2, 3],
     ]) {
-      const outcome = await ask(admitted, bad);
-      assert.equal(outcome.answer, undefined, `${JSON.stringify(bad).slice(0, 80)} was answered: ${JSON.stringify(outcome.answer)}`);
+      await assertRefused(admitted, bad, "PROTOCOL_ERROR");
     }
+    await assertRefused(admitted, { t: "head", report: { nodeId: member.nodeId } }, "UNSUPPORTED");
     // the node is fine: its member still calls through it, and it still answers the raw peer
     const counter = await seed.resolve("cluster-protocol/counter");
     assert.equal(await counter.asType(Counter).incr(), 1);
+    assert.ok(Array.isArray((await ask(admitted, { t: "members", cluster: "default" })).answer));
+  });
+
+  it("refuses a malformed spawn request with a typed error, spawns nothing, and goes on serving", async () => {
+    const actorsBefore = (await (await pul.getSystemActor(seed)).listActors()).length;
+    for (const [bad, why] of [
+      [{ t: "spawn", className: 42, options: {} }, /className/],
+      [{ t: "spawn", options: {} }, /className/],
+      [{ t: "spawn", className: "x".repeat(257), options: {} }, /className/],
+      [{ t: "spawn", className: "Counter", options: { node: member.nodeId } }, /unknown option 'node'/],
+      [{ t: "spawn", className: "Counter", options: { signal: {} } }, /unknown option 'signal'/],
+      [{ t: "spawn", className: "Counter", options: { name: "cluster-protocol/x", restart_policy: "always" } }, /unknown option 'restart_policy'/],
+      [{ t: "spawn", className: "Counter", options: { concurrency: 0 } }, /'concurrency'/],
+      [{ t: "spawn", className: "Counter", options: { args: "41" } }, /'args'/],
+      [{ t: "spawn", className: "Counter", options: [41] }, /plain object/],
+    ] as const) {
+      assert.match(await assertRefused(admitted, bad, "PROTOCOL_ERROR"), why);
+    }
+    assert.equal((await (await pul.getSystemActor(seed)).listActors()).length, actorsBefore, "a refused spawn spawned nothing");
+    // A well-formed one is served: the actor runs on the node and is callable.
+    const { answer } = await ask(admitted, { t: "spawn", className: "Counter", options: { name: "cluster-protocol/spawned", args: [41] } });
+    const spawned = answer as { actorId: string; name?: string };
+    assert.ok(spawned.actorId.startsWith(`${seed.nodeId}:`), JSON.stringify(answer));
+    assert.equal(spawned.name, "cluster-protocol/spawned");
+    assert.equal(await (await member.resolve("cluster-protocol/spawned", { timeout: 5_000 })).asType(Counter).incr(), 42);
+    // Failures of the spawn itself come back with their codes.
+    await assertRefused(admitted, { t: "spawn", className: "NoSuchClass", options: {} }, "CLASS_NOT_REGISTERED");
+    await assertRefused(admitted, { t: "spawn", className: "Counter", options: { name: "cluster-protocol/spawned" } }, "NAME_TAKEN");
+    // The node is fine.
+    assert.equal(await (await seed.resolve("cluster-protocol/counter")).asType(Counter).incr(), 2);
     assert.ok(Array.isArray((await ask(admitted, { t: "members", cluster: "default" })).answer));
   });
 

@@ -23,7 +23,7 @@ describe("the published types", () => {
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
   it("leave out what is marked @internal", () => {
-    const system = readFileSync(join(root, "dist/actor/system.d.ts"), "utf8");
+    const system = readFileSync(join(root, "dist/system/actor-system.d.ts"), "utf8");
     const ref = readFileSync(join(root, "dist/actor/actor-ref.d.ts"), "utf8");
     for (const member of ["get mesh()", "static create(", "onShutdown(", "membershipTraffic("]) {
       assert.ok(!system.includes(member), `ActorSystem's published type has ${member}`);
@@ -44,6 +44,14 @@ const system = await pul.actorSystem({ signal: AbortSignal.timeout(1_000) });
 system.addEventListener("member:up", (e) => e.detail.nodeId.toUpperCase());
 const code: pul.ErrorCode = pul.ErrorCode.NODE_DEAD;
 void code;
+// An actor's context knows its system and resolves names (declared by the system layer for the actor layer's type).
+const whereAmI = async (): Promise<string> => {
+  const ctx: pul.ActorContext = pul.currentContext();
+  const system: pul.ActorSystem = ctx.system;
+  const other: pul.ActorRef = await ctx.actorRef("x", { timeout: 10, policy: "random" });
+  return system.nodeId + ctx.nodeId + String(other.actorId);
+};
+void whereAmI;
 // @ts-expect-error internal
 void system.mesh;
 const ref = await system.resolve("x");

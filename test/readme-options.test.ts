@@ -10,7 +10,7 @@ import * as pul from "pulsing";
 import { startSeed } from "pulsing/node";
 import { REMOTE_OPTIONS } from "../src/actor/class-registry.js";
 import { CALL_OPTIONS } from "../src/actor/actor-ref.js";
-import { MOUNT_OPTIONS, RESOLVE_OPTIONS, SPAWN_OPTIONS, SYSTEM_OPTIONS } from "../src/actor/system.js";
+import { MOUNT_OPTIONS, RESOLVE_OPTIONS, SPAWN_OPTIONS, SYSTEM_OPTIONS } from "../src/system/options.js";
 import { MEMBERSHIP_OPTIONS } from "../src/cluster/membership.js";
 import { RESOLVE_PROXY_OPTIONS } from "../src/global.js";
 import { SEED_OPTIONS } from "../src/node/seed.js";

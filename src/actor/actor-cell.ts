@@ -15,13 +15,13 @@ import { findMethod, unknownMethodError } from "./methods.js";
 import { StreamPump, type PumpOutcome, type Stepper } from "./stream-pump.js";
 import { backoffDelay, type Supervision } from "./supervision.js";
 import { Deque } from "../util/deque.js";
-import type { ActorSystem, ResolveOptions } from "./system.js";
 
 /** What a cell needs from its system. */
 export interface CellHost {
   readonly nodeId: string;
-  readonly system: ActorSystem;
-  resolve(name: string, options?: ResolveOptions): Promise<ActorRef>;
+  /** The public system (what `ctx.system` is; its type is the system layer's, see context.ts). */
+  readonly system: object;
+  resolve(name: string, options?: unknown): Promise<ActorRef>;
   /** The cell has stopped for good: forget it. */
   cellStopped(cell: ActorCell): void;
   /** Something failed with nobody to tell (an `onStop` error, a failed `tell`). */
@@ -476,8 +476,8 @@ class CellContext implements ActorContext {
     return this.#host.nodeId;
   }
 
-  get system(): ActorSystem {
-    return this.#host.system;
+  get system(): ActorContext["system"] {
+    return this.#host.system as ActorContext["system"];
   }
 
   get signal(): AbortSignal {
@@ -485,7 +485,7 @@ class CellContext implements ActorContext {
     return this.#call === undefined ? lifetime : callSignal(this.#call, lifetime);
   }
 
-  actorRef(name: string, options?: ResolveOptions): Promise<ActorRef> {
+  actorRef(name: string, options?: unknown): Promise<ActorRef> {
     return this.#host.resolve(name, options);
   }
 

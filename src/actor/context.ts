@@ -1,20 +1,18 @@
 import { platform } from "#platform";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { ActorId } from "./actor-id.js";
-import type { ActorRef } from "./actor-ref.js";
 import type { InboundCall } from "./call-types.js";
 import type { ContextStore } from "./context-store.js";
-import type { ActorSystem, ResolveOptions } from "./system.js";
 
-/** What an actor knows about where and why it runs. `receive(msg, ctx)` gets one; methods call `currentContext()`. */
+/**
+ * What an actor knows about where and why it runs. `receive(msg, ctx)` gets one; methods call `currentContext()`.
+ * (`system` and `actorRef` are declared by the system layer, src/system/actor-system.ts, whose types they use.)
+ */
 export interface ActorContext {
   readonly actorId: ActorId;
   readonly nodeId: string;
-  readonly system: ActorSystem;
   /** Aborted when this call's caller cancels or the actor stops (in `onStart`: when the actor stops). */
   readonly signal: AbortSignal;
-  /** Resolves a named actor, cluster-wide. */
-  actorRef(name: string, options?: ResolveOptions): Promise<ActorRef>;
   /** Stops this actor after the current message (a `restartPolicy: "always"` actor is restarted). */
   stop(): void;
 }

@@ -61,7 +61,6 @@ export interface PingReply {
 
 /** What the system actor reads from its system. */
 export interface SystemActorSource {
-  spawn(className: unknown, options: unknown): Promise<{ actorId: string; name?: string }>;
   listActors(): ActorInfo[];
   nodeInfo(): NodeInfo;
   metrics(): NodeMetrics;
@@ -98,11 +97,6 @@ export class SystemActor {
 
   ping(): PingReply {
     return { pong: true, nodeId: this.#source.nodeId, time: Date.now() };
-  }
-
-  /** Spawns an instance of a class registered on this node (what `spawn(Cls, { node })` asks of it). */
-  spawnActor(className: string, options?: Record<string, unknown>): Promise<{ actorId: string; name?: string }> {
-    return this.#source.spawn(className, options);
   }
 }
 

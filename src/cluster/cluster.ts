@@ -1,24 +1,39 @@
 import type { GossipSub } from "@libp2p/gossipsub";
-import type { Member } from "../actor/system.js";
 import type { RuntimeKind } from "../platform/platform.js";
 import type { Mesh } from "../transport/mesh.js";
 import { GossipMembership } from "./gossip-membership.js";
+import { homeCandidates, homeFeedTopic, serveFeeds, type HomeFeedTopic } from "./member-feed.js";
 import { gossipsubTopic } from "./membership-topic.js";
-import { CLUSTER_LIMITS, CLUSTER_PROTOCOL, parseClusterRequest, toRegistrySnapshot, type ClusterRequest } from "./cluster-protocol.js";
+import {
+  CLUSTER_LIMITS,
+  CLUSTER_PROTOCOL,
+  parseClusterRequest,
+  toRegistrySnapshot,
+  toSpawnAnswer,
+  type ClusterRequest,
+  type SpawnAnswer,
+  type SpawnRequestOptions,
+} from "./cluster-protocol.js";
 import { HeadMembership, parseHeadReport, WorkerMembership, type HeadAnswer } from "./head-membership.js";
-import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
-import { DEFAULT_MEMBERSHIP, type MemberEventType, type MemberLoad, type Membership, type MembershipHost, type MembershipOptions } from "./membership.js";
+import { ErrorCode, PulsingError, PulsingRuntimeError, PulsingTimeoutError, raceSignal } from "../errors/errors.js";
+import { DEFAULT_MEMBERSHIP, type Member, type MemberEventType, type MemberLoad, type Membership, type MembershipHost, type MembershipOptions } from "./membership.js";
 import type { NameEntry, RegistrySnapshot } from "./registry.js";
 import { Resolver, type ResolvePolicy } from "./resolve-policy.js";
 
-/** What the cluster needs from the actor system. */
+/**
+ * How long a remote spawn may take: an actor's `onStart` may load a model for minutes. The caller's `signal` bounds
+ * it sooner; a node that goes away fails it at once (its connection closes).
+ */
+const SPAWN_TIMEOUT_MS = 600_000;
+
+/** What the cluster needs from the node's actors (given by the node's composition, src/system/start-node.ts). */
 export interface ClusterSystem {
   readonly nodeId: string;
   readonly runtime: RuntimeKind;
   localSnapshot(): RegistrySnapshot;
   load(): Omit<MemberLoad, "lag">;
-  /** Calls a method of `nodeId`'s system actor. */
-  callSystemActor(nodeId: string, method: string, args: unknown[], timeoutMs: number): Promise<unknown>;
+  /** Another node's `spawn(Cls, { node: <this node> })`: builds the class registered here as `className`. */
+  spawn(className: string, options: SpawnRequestOptions): Promise<SpawnAnswer>;
   emit(type: MemberEventType, member: Member): void;
   report(message: string, error?: unknown): void;
 }
@@ -41,8 +56,10 @@ export class Cluster {
   constructor(system: ClusterSystem, mesh: Mesh, options: ClusterOptions) {
     this.resolver = new Resolver(options.resolvePolicy, system.nodeId);
     this.#mesh = mesh;
+    this.#runtime = system.runtime;
     this.#probe = (target, timeoutMs) => mesh.ping(target, timeoutMs);
     this.#localSnapshot = () => system.localSnapshot();
+    this.#spawn = (className, spawnOptions) => system.spawn(className, spawnOptions);
     const ask = (peer: string, request: ClusterRequest, timeoutMs: number): Promise<unknown> =>
       mesh.request(peer, CLUSTER_PROTOCOL, request, CLUSTER_LIMITS, timeoutMs);
     const host: MembershipHost = {
@@ -86,26 +103,42 @@ export class Cluster {
     } else {
       const isAdmitted = (peer: string): boolean => mesh.isAdmitted(peer);
       const cluster = options.membership.cluster ?? DEFAULT_MEMBERSHIP.cluster;
-      const topic = gossipsubTopic(mesh.node.services.pubsub as GossipSub, `/pulsing/${cluster}/members/1`, isAdmitted);
+      // A tab is a light member: it follows a full node's feed instead of joining the topic's gossip.
+      const topic =
+        system.runtime === "browser"
+          ? (this.#homeFeed = homeFeedTopic(mesh, cluster, () => this.#homeCandidates()))
+          : gossipsubTopic(mesh.node.services.pubsub as GossipSub, `/pulsing/${cluster}/members/1`, isAdmitted);
       this.membership = new GossipMembership(host, topic, isAdmitted, options.membership);
     }
     mesh.onPeerDisconnected((peer) => this.membership.peerDisconnected(peer));
     const membership = this.membership;
     if (membership.heard !== undefined) mesh.onPeerHeard((peer) => membership.heard!(peer));
-    if (membership.peerConnected !== undefined) mesh.onPeerAdmitted((peer) => membership.peerConnected!(peer));
+    mesh.onPeerAdmitted((peer) => {
+      membership.peerConnected?.(peer);
+      this.#homeFeed?.peerConnected(peer);
+    });
+  }
+
+  #homeFeed: HomeFeedTopic | undefined;
+
+  /** Full nodes a tab may follow (see `homeCandidates`). */
+  #homeCandidates(): string[] {
+    const admitted = [...this.#mesh.seedPeers(), ...this.#mesh.connectedPeers()].filter((peer) => this.#mesh.isAdmitted(peer));
+    return homeCandidates(this.#mesh.nodeId, admitted, this.membership.members());
   }
 
   readonly #mesh: Mesh;
+  readonly #runtime: RuntimeKind;
   readonly #probe: (target: string, timeoutMs: number) => Promise<boolean>;
   readonly #localSnapshot: () => RegistrySnapshot;
+  readonly #spawn: ClusterSystem["spawn"];
 
   /** Starts answering the cluster protocol (before membership starts: a joiner's first pull may come at once). */
   async listen(): Promise<void> {
-    await this.#mesh.handleRequests(CLUSTER_PROTOCOL, CLUSTER_LIMITS, async (peer, value) => {
-      const request = parseClusterRequest(value);
-      if (request === undefined) throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "not a cluster request");
-      return this.#answer(peer, request);
-    });
+    // Full nodes serve the membership feed to the tabs that follow them.
+    if (this.membership instanceof GossipMembership && this.#runtime !== "browser") await serveFeeds(this.#mesh, this.membership);
+    // A request that is not one, or that fails, is answered with the error (src/transport/request-stream.ts).
+    await this.#mesh.handleRequests(CLUSTER_PROTOCOL, CLUSTER_LIMITS, async (peer, value) => this.#answer(peer, parseClusterRequest(value)));
   }
 
   async #answer(peer: string, request: ClusterRequest): Promise<unknown> {
@@ -125,7 +158,38 @@ export class Cluster {
         if (report === undefined) throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, "not a worker report of the sender");
         return membership.report(report);
       }
+      case "spawn":
+        return this.#spawn(request.className, request.options);
     }
+  }
+
+  /**
+   * `spawn(Cls, { node })`: asks `nodeId` to build the class it registered as `className`. Its refusal comes back as
+   * the error it threw (`CLASS_NOT_REGISTERED`, `NAME_TAKEN`, …); aborting `signal` rejects with its reason (an actor
+   * the node starts all the same keeps running there).
+   */
+  async spawnOn(nodeId: string, className: string, options: SpawnRequestOptions, signal?: AbortSignal): Promise<SpawnAnswer> {
+    if (this.membership.isDead(nodeId)) throw new PulsingRuntimeError(ErrorCode.NODE_DEAD, `spawn(): node ${nodeId} is dead`);
+    const timeoutMs = SPAWN_TIMEOUT_MS;
+    const asking = this.#mesh.request(nodeId, CLUSTER_PROTOCOL, { t: "spawn", className, options }, CLUSTER_LIMITS, timeoutMs);
+    let answer: unknown;
+    try {
+      answer = await (signal === undefined ? asking : raceSignal(asking, signal, () => void asking.catch(() => {})));
+    } catch (error) {
+      if (error instanceof PulsingError || signal?.aborted) throw error;
+      // The exchange itself failed: no answer came.
+      const name = (error as { name?: unknown } | null)?.name;
+      if (name === "TimeoutError" || name === "AbortError") throw new PulsingTimeoutError(`spawn() on node ${nodeId}`, timeoutMs);
+      const known = this.membership.members().some((m) => m.nodeId === nodeId);
+      throw new PulsingRuntimeError(
+        known ? ErrorCode.NODE_UNREACHABLE : ErrorCode.NODE_UNKNOWN,
+        `spawn(): ${known ? "cannot reach" : "unknown"} node ${nodeId}: ${(error as Error)?.message ?? String(error)}`,
+        error,
+      );
+    }
+    const spawned = toSpawnAnswer(answer, nodeId);
+    if (spawned === undefined) throw new PulsingRuntimeError(ErrorCode.PROTOCOL_ERROR, `node ${nodeId} answered a spawn request with something else`);
+    return spawned;
   }
 
   /** The instance of `name` to use (by the resolve policy), alive nodes only; undefined when there is none. */

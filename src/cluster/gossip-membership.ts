@@ -1,4 +1,3 @@
-import type { Member } from "../actor/system.js";
 import type { RuntimeKind } from "../platform/platform.js";
 import { every, realClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { decode, encode } from "../wire/codec.js";
@@ -7,10 +6,12 @@ import {
   DEFAULT_MEMBERSHIP,
   JOIN_SYNC_MS,
   type GossipCounters,
+  type Member,
   type Membership,
   type MembershipHost,
   type MembershipOptions,
 } from "./membership.js";
+import type { FeedHome, HomeFeedTopic } from "./member-feed.js";
 import type { MembershipTopic } from "./membership-topic.js";
 import { Registry, type RegistrySnapshot } from "./registry.js";
 
@@ -47,6 +48,8 @@ interface AliveChange {
   ep: number;
   rv: number;
   names?: Array<[string, number]>;
+  /** A tab's home node: the full node that publishes the tab's changes for it (tabs are not on the topic). */
+  home?: string;
 }
 interface RegistryChange {
   k: "reg";
@@ -111,6 +114,8 @@ interface MemberRecord {
   diedAt: number;
   /** Position on the ring of hashed node ids. */
   ring: number;
+  /** A tab's home node (its changes come published by it). */
+  home: string | undefined;
 }
 
 /** FNV-1a, 32 bits: a node id's place on the ring (ids are already random; this only spreads them evenly). */
@@ -142,7 +147,8 @@ function isAlive(value: unknown): value is AliveChange {
     c.addrs.every(isString) &&
     isCount(c.ep) &&
     isCount(c.rv) &&
-    (c.names === undefined || Array.isArray(c.names))
+    (c.names === undefined || Array.isArray(c.names)) &&
+    (c.home === undefined || isString(c.home))
   );
 }
 
@@ -158,11 +164,11 @@ function isRegistryChange(value: unknown): value is RegistryChange {
   return c.k === "reg" && isString(c.id) && isCount(c.ep) && isCount(c.rv) && Array.isArray(c.add) && Array.isArray(c.del);
 }
 
-export class GossipMembership implements Membership {
+export class GossipMembership implements Membership, FeedHome {
   readonly registry = new Registry();
   readonly counters: GossipCounters = { bytesOut: 0, bytesIn: 0, messagesOut: 0, messagesIn: 0 };
   readonly #host: MembershipHost;
-  readonly #topic: MembershipTopic;
+  readonly #topic: MembershipTopic | HomeFeedTopic;
   readonly #isAdmitted: (peer: string) => boolean;
   readonly #options: Required<MembershipOptions>;
   readonly #clock: Clock;
@@ -171,12 +177,14 @@ export class GossipMembership implements Membership {
   readonly #health: LocalHealth;
   readonly #ringPosition: number;
   #incarnation: number;
+  /** A tab: the full node whose feed it follows. */
+  #home: string | undefined;
   #stopTicking: (() => void) | undefined;
   #stopped = false;
 
   constructor(
     host: MembershipHost,
-    topic: MembershipTopic,
+    topic: MembershipTopic | HomeFeedTopic,
     isAdmitted: (peer: string) => boolean,
     options: MembershipOptions,
     { clock = realClock, random = Math.random, incarnation = Date.now() }: { clock?: Clock; random?: () => number; incarnation?: number } = {},
@@ -199,6 +207,16 @@ export class GossipMembership implements Membership {
     this.#topic.onPeerSubscribed(() => {
       if (this.#unheard && !this.#stopped) this.#announce();
     });
+    // A tab follows a home node: others learn it (its changes come published by that node), and the tables are
+    // compared at once (what went by while it had no home).
+    if ("onHome" in this.#topic) {
+      this.#topic.onHome((home) => {
+        if (this.#stopped) return;
+        this.#home = home;
+        this.#announce();
+        void this.#pushPull(home);
+      });
+    }
     this.#health.start();
     const tickMs = Math.max(10, Math.min(250, this.#options.suspectAfter / 4));
     this.#stopTicking = every(this.#clock, tickMs, () => this.#tick());
@@ -309,6 +327,8 @@ export class GossipMembership implements Membership {
   readonly #lastWelcome = new Map<string, number>();
 
   peerDisconnected(nodeId: string): void {
+    // A tab probes nobody (and accuses nobody): its connections come and go with its seeds and calls.
+    if (this.#host.runtime === "browser") return;
     const record = this.#records.get(nodeId);
     if (record !== undefined && record.status === "alive" && !this.#stopped) void this.#probe(record);
   }
@@ -316,6 +336,61 @@ export class GossipMembership implements Membership {
   heard(nodeId: string): void {
     const record = this.#records.get(nodeId);
     if (record !== undefined && record.status === "alive") record.lastHeard = this.#clock.now();
+  }
+
+  // --- the feed: tabs following this node (see member-feed.ts) ----------------------------------------------
+
+  readonly #followers = new Map<string, (author: string, data: Uint8Array) => void>();
+
+  addFollower(peer: string, cluster: string, forward: (author: string, data: Uint8Array) => void): boolean {
+    if (this.#stopped || this.#host.runtime === "browser" || cluster !== this.cluster || peer === this.#host.nodeId) return false;
+    this.#followers.set(peer, forward);
+    return true;
+  }
+
+  removeFollower(peer: string, forward: (author: string, data: Uint8Array) => void): void {
+    if (this.#followers.get(peer) === forward) this.#followers.delete(peer);
+  }
+
+  /** A follower's own changes (its arrival, names, a refutation, its leave): taken in here, published for it. */
+  fromFollower(peer: string, data: Uint8Array): void {
+    if (this.#stopped || !this.#followers.has(peer)) return;
+    let batch: ChangeBatch;
+    try {
+      batch = decode(data) as ChangeBatch;
+    } catch {
+      return;
+    }
+    if (typeof batch !== "object" || batch === null || batch.t !== "ch" || !Array.isArray(batch.ev)) return;
+    for (const change of batch.ev.slice(0, MAX_BATCH) as unknown[]) {
+      let relayed: Change | undefined;
+      if (isAlive(change) && change.id === peer && change.rt === "browser") relayed = { ...change, home: this.#host.nodeId };
+      else if (isRegistryChange(change) && change.id === peer) relayed = change;
+      else if (isAccusation(change) && change.k === "leave" && change.id === peer) relayed = change;
+      if (relayed === undefined) continue; // a follower speaks for itself only
+      this.#apply(relayed, peer);
+      this.#queue(relayed, relayed.k === "alive");
+    }
+  }
+
+  /** Followers get every membership message this node sends or takes in. */
+  #forward(author: string, data: Uint8Array): void {
+    for (const forward of this.#followers.values()) forward(author, data);
+  }
+
+  /** Whether `author` is the home node of tab `nodeId` (it publishes the tab's changes). */
+  #isHomeOf(author: string, nodeId: string): boolean {
+    return this.#records.get(nodeId)?.home === author;
+  }
+
+  /** The home node this tab follows (undefined for full nodes, and for a tab between homes). */
+  get home(): string | undefined {
+    return this.#home;
+  }
+
+  /** How many tabs follow this node (for tests and the benchmark). */
+  get followers(): number {
+    return this.#followers.size;
   }
 
   /** Members this node watches (for tests and the benchmark): ring successors, and tabs connected to it. */
@@ -348,6 +423,7 @@ export class GossipMembership implements Membership {
       ep: snapshot.incarnation,
       rv: snapshot.version,
       ...(snapshot.names.length <= NAMES_IN_ALIVE ? { names: snapshot.names } : {}),
+      ...(this.#home !== undefined ? { home: this.#home } : {}),
     };
   }
 
@@ -362,6 +438,7 @@ export class GossipMembership implements Membership {
       ep: replica?.incarnation ?? r.epoch,
       rv: replica?.version ?? r.rv,
       ...(replica !== undefined && replica.names.length <= NAMES_IN_ALIVE ? { names: replica.names } : {}),
+      ...(r.home !== undefined ? { home: r.home } : {}),
     };
   }
 
@@ -407,6 +484,7 @@ export class GossipMembership implements Membership {
     }
     this.counters.bytesOut += bytes.byteLength;
     this.counters.messagesOut++;
+    this.#forward(this.#host.nodeId, bytes);
     const ownAlive = changes.some((c) => c.k === "alive" && c.id === this.#host.nodeId);
     try {
       const recipients = await this.#topic.publish(bytes);
@@ -431,6 +509,7 @@ export class GossipMembership implements Membership {
       return;
     }
     if (typeof batch !== "object" || batch === null || batch.t !== "ch" || !Array.isArray(batch.ev)) return;
+    this.#forward(author, data);
     const authorRecord = this.#records.get(author);
     if (authorRecord !== undefined) this.#heardFrom(authorRecord);
     this.#takingIn++;
@@ -446,10 +525,10 @@ export class GossipMembership implements Membership {
     if (isAlive(change)) {
       this.#onAlive(change, author);
     } else if (isRegistryChange(change)) {
-      if (change.id === author) this.#onRegistryChange(change);
+      if (change.id === author || this.#isHomeOf(author, change.id)) this.#onRegistryChange(change);
     } else if (isAccusation(change)) {
       if (change.k === "leave") {
-        if (change.id === author) this.#onLeave(change);
+        if (change.id === author || this.#isHomeOf(author, change.id)) this.#onLeave(change);
       } else {
         this.#onAccusation(change, author);
       }
@@ -479,7 +558,7 @@ export class GossipMembership implements Membership {
   /** Whether `record` would be among this node's watched members if it were alive. */
   #wouldWatch(record: MemberRecord): boolean {
     if (this.#host.runtime === "browser") return false;
-    if (record.runtime === "browser") return this.#host.connectedPeers().includes(record.nodeId);
+    if (record.runtime === "browser") return record.home === this.#host.nodeId || this.#host.connectedPeers().includes(record.nodeId);
     const ring = [...this.#fullRing(), record].sort((a, b) => a.ring - b.ring || (a.nodeId < b.nodeId ? -1 : 1));
     let start = ring.findIndex((r) => r.ring > this.#ringPosition);
     if (start < 0) start = 0;
@@ -500,7 +579,8 @@ export class GossipMembership implements Membership {
       }
       return;
     }
-    const own = change.id === author;
+    // A tab's own word comes published by its home node.
+    const own = change.id === author || (change.rt === "browser" && change.home !== undefined && change.home === author);
     const record = this.#records.get(change.id);
     if (record === undefined) {
       this.#add(change);
@@ -524,6 +604,7 @@ export class GossipMembership implements Membership {
     record.incarnation = change.inc;
     record.lastHeard = now;
     record.runtime = change.rt;
+    record.home = change.home;
     if (change.addrs.join(" ") !== record.addrs.join(" ")) {
       record.addrs = change.addrs;
       void this.#host.learn(record.nodeId, record.addrs).catch(() => {});
@@ -551,6 +632,7 @@ export class GossipMembership implements Membership {
       lastToldDead: -Infinity,
       diedAt: 0,
       ring: fnv1a(change.id),
+      home: change.home,
     };
     this.#records.set(change.id, record);
     this.#ringChanged();
@@ -635,6 +717,15 @@ export class GossipMembership implements Membership {
 
   #ringChanged(): void {
     this.#ring = undefined;
+    this.#tabList = undefined;
+  }
+
+  #tabList: MemberRecord[] | undefined;
+
+  /** The tabs this node knows (kept like the ring: rebuilt when members come or go). */
+  #tabs(): MemberRecord[] {
+    this.#tabList ??= [...this.#records.values()].filter((r) => r.runtime === "browser");
+    return this.#tabList;
   }
 
   /** Full members not known dead, by ring position. */
@@ -655,9 +746,11 @@ export class GossipMembership implements Membership {
       if (start < 0) start = 0;
       for (let i = 0; i < Math.min(this.#options.watch, ring.length); i++) watched.push(ring[(start + i) % ring.length]!);
     }
-    for (const peer of this.#host.connectedPeers()) {
-      const record = this.#records.get(peer);
-      if (record !== undefined && record.runtime === "browser" && record.status !== "dead") watched.push(record);
+    const connected = new Set(this.#host.connectedPeers());
+    for (const record of this.#tabs()) {
+      // A tab's home keeps watching it after its connections drop (a closed page): the probe on the disconnect
+      // may not accuse (this node late), and nobody else would look at it again.
+      if (record.status !== "dead" && (connected.has(record.nodeId) || record.home === this.#host.nodeId)) watched.push(record);
     }
     return watched;
   }
@@ -778,7 +871,11 @@ export class GossipMembership implements Membership {
     if (this.#pulling) return;
     this.#nextAntiEntropy = this.#clock.now() + this.#antiEntropyInterval() * (0.5 + this.#random());
     // Any admitted peer: after a long partition the other side is all dead here, and only an exchange heals it.
-    const candidates = this.#host.connectedPeers().filter((peer) => this.#isAdmitted(peer));
+    // A tab compares with its home only (it has no other part in membership).
+    const candidates =
+      this.#host.runtime === "browser"
+        ? [this.#home].filter((peer): peer is string => peer !== undefined && this.#isAdmitted(peer))
+        : this.#host.connectedPeers().filter((peer) => this.#isAdmitted(peer));
     const source = candidates[Math.floor(this.#random() * candidates.length)];
     if (source === undefined) return;
     this.#pulling = true;
@@ -891,7 +988,8 @@ export class GossipMembership implements Membership {
    * (probes go over it). One dial to a member per 5 s at most.
    */
   #keepConnected(): void {
-    if (this.#stopped) return;
+    // A tab keeps no connections for membership (its seeds carry its feed; calls dial what they need).
+    if (this.#stopped || this.#host.runtime === "browser") return;
     const now = this.#clock.now();
     const connected = new Set(this.#host.connectedPeers());
     const dial = (record: MemberRecord): void => {
@@ -905,7 +1003,10 @@ export class GossipMembership implements Membership {
     };
     for (const record of this.#watched()) if (record.runtime !== "browser") dial(record);
     if (connected.size + this.#dialing >= this.#options.targetPeers) return;
-    const candidates = [...this.#records.values()].filter((r) => r.status === "alive" && !connected.has(r.nodeId) && now - r.lastDial >= 5_000);
+    // Full members only: the topic's mesh runs over these connections, and tabs are not on the topic.
+    const candidates = [...this.#records.values()].filter(
+      (r) => r.status === "alive" && r.runtime !== "browser" && !connected.has(r.nodeId) && now - r.lastDial >= 5_000,
+    );
     const pick = candidates[Math.floor(this.#random() * candidates.length)];
     if (pick !== undefined) dial(pick);
   }

@@ -1,11 +1,12 @@
-import type { Member } from "../actor/system.js";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { RuntimeKind } from "../platform/platform.js";
+import { every, realClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { LocalHealth } from "./local-health.js";
 import {
   DEFAULT_MEMBERSHIP,
   JOIN_SYNC_MS,
   type GossipCounters,
+  type Member,
   type MemberLoad,
   type Membership,
   type MembershipHost,
@@ -20,6 +21,7 @@ import { Registry, type RegistrySnapshot } from "./registry.js";
  * The head declares a worker dead when its heartbeats stop and a direct ping fails (after `suspectAfter` and
  * `suspicionTimeout`). A worker that cannot reach the head keeps its last view, marks the head suspect then dead,
  * and keeps retrying; the head takes it back when it reappears (the worker re-registers with a new incarnation).
+ * Time comes from an injected `Clock` (the real one by default), as in gossip mode.
  */
 
 /** What a worker sends the head every heartbeat. */
@@ -71,7 +73,7 @@ interface WorkerRecord {
   member: Member;
   incarnation: number;
   lastHeard: number;
-  suspicion: ReturnType<typeof setTimeout> | undefined;
+  suspicion: TimerHandle | undefined;
   probing: boolean;
 }
 
@@ -84,19 +86,22 @@ export class HeadMembership implements Membership {
   readonly #workers = new Map<string, WorkerRecord>();
   /** The registry version the head holds of each worker. */
   readonly #versions = new Map<string, { incarnation: number; version: number }>();
-  readonly #health = new LocalHealth();
+  readonly #clock: Clock;
+  readonly #health: LocalHealth;
   #viewVersion = 1;
-  #detector: ReturnType<typeof setInterval> | undefined;
+  #stopDetector: (() => void) | undefined;
 
-  constructor(host: MembershipHost, options: MembershipOptions) {
+  constructor(host: MembershipHost, options: MembershipOptions, { clock = realClock }: { clock?: Clock } = {}) {
     this.#host = host;
     this.#options = { ...DEFAULT_MEMBERSHIP, ...options };
+    this.#clock = clock;
+    this.#health = new LocalHealth(100, 8, clock);
   }
 
   async start(): Promise<void> {
     this.registry.replace(this.#host.nodeId, this.#host.localSnapshot());
     this.#health.start();
-    this.#detector = setInterval(() => this.#detect(), Math.max(50, this.#options.heartbeatInterval / 2));
+    this.#stopDetector = every(this.#clock, Math.max(50, this.#options.heartbeatInterval / 2), () => this.#detect());
   }
 
   async joined(): Promise<void> {
@@ -104,9 +109,9 @@ export class HeadMembership implements Membership {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#detector);
+    this.#stopDetector?.();
     this.#health.stop();
-    for (const worker of this.#workers.values()) clearTimeout(worker.suspicion);
+    for (const worker of this.#workers.values()) this.#clock.clearTimeout(worker.suspicion);
   }
 
   members(): Member[] {
@@ -127,14 +132,14 @@ export class HeadMembership implements Membership {
     if (worker !== undefined && worker.member.status === "alive") void this.#probe(worker);
   }
 
-  /** A worker's heartbeat (the head's system actor forwards it here). */
+  /** A worker's heartbeat (a `head` cluster request). */
   report(report: HeadReport): HeadAnswer {
     this.counters.messagesIn++;
-    const now = performance.now();
+    const now = this.#clock.now();
     let worker = this.#workers.get(report.nodeId);
     const member: Member = { nodeId: report.nodeId, addrs: report.addrs, status: "alive", runtime: report.runtime, actors: [] };
     if (worker === undefined || (worker.member.status === "dead" && report.incarnation > worker.incarnation)) {
-      clearTimeout(worker?.suspicion);
+      this.#clock.clearTimeout(worker?.suspicion);
       this.#versions.delete(report.nodeId);
       worker = { member, incarnation: report.incarnation, lastHeard: now, suspicion: undefined, probing: false };
       this.#workers.set(report.nodeId, worker);
@@ -145,7 +150,7 @@ export class HeadMembership implements Membership {
       return { viewVersion: this.#viewVersion, registryVersion: null, view: this.#view() }; // it must rejoin with a new incarnation
     } else {
       if (worker.member.status === "suspect") {
-        clearTimeout(worker.suspicion);
+        this.#clock.clearTimeout(worker.suspicion);
         worker.suspicion = undefined;
         this.#host.emit("member:up", this.#withActors(member));
         this.#viewVersion++;
@@ -192,7 +197,7 @@ export class HeadMembership implements Membership {
   }
 
   #detect(): void {
-    const now = performance.now();
+    const now = this.#clock.now();
     for (const worker of this.#workers.values()) {
       if (worker.member.status !== "alive" || worker.probing) continue;
       if (now - worker.lastHeard > this.#options.suspectAfter * this.#health.multiplier) void this.#probe(worker);
@@ -205,13 +210,13 @@ export class HeadMembership implements Membership {
       const alive = await this.#host.ping(worker.member.nodeId, this.#options.probeTimeout * this.#health.multiplier);
       if (worker.member.status !== "alive") return;
       if (alive) {
-        worker.lastHeard = performance.now();
+        worker.lastHeard = this.#clock.now();
         return;
       }
       worker.member = { ...worker.member, status: "suspect" };
       this.#viewVersion++;
       this.#host.emit("member:suspect", this.#withActors(worker.member));
-      worker.suspicion = setTimeout(() => {
+      worker.suspicion = this.#clock.setTimeout(() => {
         if (worker.member.status !== "suspect") return;
         worker.member = { ...worker.member, status: "dead" };
         this.registry.drop(worker.member.nodeId);
@@ -248,13 +253,14 @@ export class WorkerMembership implements Membership {
   readonly #head: () => string | undefined;
   readonly #callHead: (report: HeadReport) => Promise<HeadAnswer>;
   readonly #options: Required<MembershipOptions>;
-  readonly #health = new LocalHealth();
+  readonly #clock: Clock;
+  readonly #health: LocalHealth;
   #members = new Map<string, Member>();
   #viewVersion = 0;
-  #incarnation = Date.now();
+  #incarnation: number;
   #headSent: { incarnation: number; version: number } | null = null;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #lastAnswer = performance.now();
+  #timer: TimerHandle | undefined;
+  #lastAnswer: number;
   #stopped = false;
 
   constructor(
@@ -262,11 +268,16 @@ export class WorkerMembership implements Membership {
     head: () => string | undefined,
     callHead: (report: HeadReport) => Promise<HeadAnswer>,
     options: MembershipOptions,
+    { clock = realClock, incarnation = Date.now() }: { clock?: Clock; incarnation?: number } = {},
   ) {
     this.#host = host;
     this.#head = head;
     this.#callHead = callHead;
     this.#options = { ...DEFAULT_MEMBERSHIP, ...options };
+    this.#clock = clock;
+    this.#health = new LocalHealth(100, 8, clock);
+    this.#incarnation = incarnation;
+    this.#lastAnswer = clock.now();
   }
 
   async start(): Promise<void> {
@@ -280,15 +291,15 @@ export class WorkerMembership implements Membership {
     if (this.#head() === undefined || this.#stopped) return;
     await this.#beating;
     if (this.#viewVersion !== 0) return; // a beat since admission already brought the view
-    clearTimeout(this.#timer);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#beat(), new Promise<void>((resolve) => (timer = setTimeout(resolve, JOIN_SYNC_MS)))]);
-    clearTimeout(timer);
+    this.#clock.clearTimeout(this.#timer);
+    let timer: TimerHandle | undefined;
+    await Promise.race([this.#beat(), new Promise<void>((resolve) => (timer = this.#clock.setTimeout(resolve, JOIN_SYNC_MS)))]);
+    this.#clock.clearTimeout(timer);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#health.stop();
   }
 
@@ -310,13 +321,13 @@ export class WorkerMembership implements Membership {
   localRegistryChanged(snapshot: RegistrySnapshot): void {
     this.registry.replace(this.#host.nodeId, snapshot);
     // Report at once rather than at the next beat: names should be resolvable quickly.
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     void this.#beat().catch(() => {});
   }
 
   peerDisconnected(nodeId: string): void {
     if (nodeId === this.#head()) {
-      clearTimeout(this.#timer);
+      this.#clock.clearTimeout(this.#timer);
       void this.#beat().catch(() => {});
     }
   }
@@ -351,7 +362,7 @@ export class WorkerMembership implements Membership {
         viewVersion: this.#viewVersion,
       });
       this.counters.messagesIn++;
-      this.#lastAnswer = performance.now();
+      this.#lastAnswer = this.#clock.now();
       this.#headSent = answer.registryVersion;
       if (answer.view !== undefined) this.#apply(answer.viewVersion, answer.view);
       const headMember = this.#members.get(head);
@@ -360,8 +371,8 @@ export class WorkerMembership implements Membership {
       this.#headSilent();
     } finally {
       // One timer at a time, whichever beat ends last (beats also run off-schedule: names changed, head lost, join).
-      clearTimeout(this.#timer);
-      if (!this.#stopped) this.#timer = setTimeout(() => void this.#beat(), this.#options.heartbeatInterval);
+      this.#clock.clearTimeout(this.#timer);
+      if (!this.#stopped) this.#timer = this.#clock.setTimeout(() => void this.#beat(), this.#options.heartbeatInterval);
     }
   }
 
@@ -371,7 +382,7 @@ export class WorkerMembership implements Membership {
     if (head === undefined) return;
     const member = this.#members.get(head);
     if (member === undefined) return;
-    const silent = performance.now() - this.#lastAnswer;
+    const silent = this.#clock.now() - this.#lastAnswer;
     const wide = this.#health.multiplier;
     if (member.status === "alive" && silent > this.#options.suspectAfter * wide) {
       this.#members.set(head, { ...member, status: "suspect" });

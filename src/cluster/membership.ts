@@ -1,7 +1,16 @@
-import type { Member } from "../actor/system.js";
 import type { RuntimeKind } from "../platform/platform.js";
 import { durationAtLeast, integer, string, type OptionSchema } from "../util/options.js";
 import type { Registry, RegistrySnapshot } from "./registry.js";
+
+/** One node of the cluster, as `system.members()` reports it. */
+export interface Member {
+  nodeId: string;
+  addrs: string[];
+  status: "alive" | "suspect" | "dead";
+  runtime: RuntimeKind;
+  /** Its public named actors. */
+  actors: string[];
+}
 
 /** Timings of membership and failure detection (ms). */
 export interface MembershipOptions {

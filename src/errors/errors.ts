@@ -196,3 +196,31 @@ function describeThrown(value: unknown): string {
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
 }
+
+/**
+ * Settles like `promise`, or rejects with `signal`'s reason when it aborts first (then `abandoned` runs: what the
+ * promise still does must be undone by it).
+ */
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, abandoned: () => void): Promise<T> {
+  if (signal.aborted) {
+    abandoned();
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      abandoned();
+      reject(abortReason(signal));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

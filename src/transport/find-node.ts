@@ -21,6 +21,7 @@ import { hintOf, MAX_HINT_ADDR_LENGTH, MAX_HINT_ADDRS } from "../wire/addr-hint.
 import { decode, encode } from "../wire/codec.js";
 import { addrsFromHint } from "./addresses.js";
 import { isRelayed } from "./connection-kind.js";
+import { timeoutSignal } from "../util/deadline.js";
 
 /**
  * Finding a node this node has no address for (an id received out of band, a node that joined a moment ago):
@@ -238,7 +239,7 @@ export async function locate(
       if (left <= 0 || signal.aborted) throw unknownNode(peer, performance.now() - started);
       wake = Promise.withResolvers<void>();
       const thisRound = new AbortController();
-      const asking = AbortSignal.any([signal, thisRound.signal, AbortSignal.timeout(Math.ceil(Math.min(left, ASK_TIMEOUT_MS)))]);
+      const asking = AbortSignal.any([signal, thisRound.signal, timeoutSignal(Math.min(left, ASK_TIMEOUT_MS))]);
       // DefaultPeerRouting puts what is found into the peer store.
       const found = await Promise.race([
         node.peerRouting.findPeer(peerId, { signal: asking }).then(

@@ -2,7 +2,7 @@ import { gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { Connection, Libp2p, PrivateKey } from "@libp2p/interface";
+import type { Connection, Libp2p, PrivateKey, Stream } from "@libp2p/interface";
 import { noise } from "@libp2p/noise";
 import { ping } from "@libp2p/ping";
 import { yamux } from "@libp2p/yamux";
@@ -27,6 +27,7 @@ import { tolerateClosingConnection } from "./yamux-closing-connection.js";
 import type { MeshContext } from "./mesh-context.js";
 import { describe, PeerLink } from "./peer-link.js";
 import { DEFAULT_MAX_FRAME_SIZE, RPC_PROTOCOL } from "./rpc-frames.js";
+import { timeoutSignal } from "../util/deadline.js";
 
 export interface MeshInit {
   privateKey: PrivateKey;
@@ -86,8 +87,6 @@ export class Mesh {
   readonly #gate: AdmissionGate;
   readonly #links = new Map<string, PeerLink>();
   readonly #sessions = new Set<InboundSession>();
-  /** Peers this node refuses to talk to (the connection gater; tests use it to cut a node off). */
-  readonly #blocked: Set<string>;
   readonly #disconnectListeners = new Set<(peer: string) => void>();
   #stopping = false;
   readonly #stopped = new AbortController();
@@ -95,18 +94,15 @@ export class Mesh {
   /** Connections to other members this runtime keeps by default (browsers keep few). */
   readonly targetPeers: number;
 
-  private constructor(node: Libp2p, gate: AdmissionGate, ctx: MeshContext, blocked: Set<string>, targetPeers: number) {
+  private constructor(node: Libp2p, gate: AdmissionGate, ctx: MeshContext, targetPeers: number) {
     this.node = node;
     this.targetPeers = targetPeers;
     this.#gate = gate;
     this.#ctx = ctx;
-    this.#blocked = blocked;
   }
 
   static async start(init: MeshInit): Promise<Mesh> {
     const plan = await platform.transports({ addr: init.addr, seeds: init.seeds, webrtc: init.webrtc });
-    const blocked = new Set<string>();
-    const isBlocked = async (peer: { toString(): string }): Promise<boolean> => blocked.has(peer.toString());
     let gate: AdmissionGate | undefined;
     let started: Mesh | undefined; // for callbacks that may run before start() returns
     const node = await createLibp2p({
@@ -124,16 +120,17 @@ export class Mesh {
       connectionMonitor: { enabled: false },
       connectionGater: {
         ...plan.gater,
-        denyDialPeer: isBlocked,
         // An outsider's connections are cut off after the admission timeout; meanwhile only so many are taken.
-        denyInboundEncryptedConnection: async (peer) => blocked.has(peer.toString()) || (gate?.tooManyUnadmitted(peer) ?? false),
-        denyOutboundEncryptedConnection: isBlocked,
+        denyInboundEncryptedConnection: async (peer) => gate?.tooManyUnadmitted(peer) ?? false,
       },
       services: {
         ...plan.services,
         // Identify runs once a connection is admitted, so unadmitted peers learn nothing about us.
         identify: identify({ runOnConnectionOpen: false }),
-        ping: ping(),
+        // libp2p's ping allows 1 outbound and 2 inbound streams per connection: a node probing a member for itself
+        // and for another member at once had its second ping refused on the spot (a false "no" that set off
+        // suspicion storms while a large cluster joined). Concurrent pings of one peer also share one (see ping()).
+        ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
         // Where a node this one has no address for is: asked of connected peers (a PeerRouting libp2p's dialer
         // consults too), answered only to admitted peers.
         findNode: findNode({ admitted: (connection) => gate!.wait(connection), isAdmitted: (peer) => gate?.isAdmitted(peer) ?? false }),
@@ -196,7 +193,7 @@ export class Mesh {
         }
       },
     });
-    const mesh = (started = new Mesh(node, gate, ctx, blocked, plan.targetPeers));
+    const mesh = (started = new Mesh(node, gate, ctx, plan.targetPeers));
     mesh.#relayedListen = plan.listen.filter((ma) => ma === "/p2p-circuit" || ma === "/webrtc");
     if (plan.listen.includes("/p2p-circuit")) mesh.#reservations = reservationStore(node);
     await node.handle(RPC_PROTOCOL, (stream, connection) => mesh.#accept(stream, connection), {
@@ -311,15 +308,28 @@ export class Mesh {
 
   /** A libp2p ping of `peer` (dialing it if needed); false when it does not answer within `timeoutMs`. */
   async ping(peer: string, timeoutMs: number): Promise<boolean> {
-    if (this.#stopping || this.#blocked.has(peer)) return false;
+    if (this.#stopping) return false;
+    // A ping already under way answers for this one too (a probe of our own and one for another member).
+    const inFlight = this.#pings.get(peer);
+    if (inFlight !== undefined) return inFlight;
+    const pinging = (async () => {
+      try {
+        const pinger = this.node.services.ping as { ping(peer: unknown, options: { signal: AbortSignal }): Promise<number> };
+        await pinger.ping(peerIdFromString(peer), { signal: timeoutSignal(timeoutMs) });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    this.#pings.set(peer, pinging);
     try {
-      const pinger = this.node.services.ping as { ping(peer: unknown, options: { signal: AbortSignal }): Promise<number> };
-      await pinger.ping(peerIdFromString(peer), { signal: AbortSignal.timeout(timeoutMs) });
-      return true;
-    } catch {
-      return false;
+      return await pinging;
+    } finally {
+      this.#pings.delete(peer);
     }
   }
+
+  readonly #pings = new Map<string, Promise<boolean>>();
 
   /**
    * Answers `protocol`'s requests (one per stream, see request-stream.ts) from admitted peers only: a layer above
@@ -340,24 +350,53 @@ export class Mesh {
           return;
         }
         const peer = connection.remotePeer.toString();
-        await answerOnce(stream, limits, AbortSignal.timeout(limits.timeoutMs), (request) => answer(peer, request));
+        await answerOnce(stream, limits, (request) => answer(peer, request));
       },
       { maxInboundStreams: 8, runOnLimitedConnection: true },
     );
     this.#gate.guardProtocol(this.node, protocol);
   }
 
+  /**
+   * Takes `protocol`'s long-lived streams from admitted peers only (a layer above brings its own framing): `accept`
+   * gets the peer and the stream, and owns the stream from then on.
+   */
+  async handleStreams(protocol: string, accept: (peer: string, stream: Stream) => void, maxInboundStreams = 2): Promise<void> {
+    await this.node.handle(
+      protocol,
+      async (stream, connection) => {
+        try {
+          await this.#gate.wait(connection);
+        } catch (error) {
+          stream.abort(error instanceof Error ? error : new PulsingRuntimeError(describe(error)));
+          return;
+        }
+        accept(connection.remotePeer.toString(), stream);
+      },
+      { maxInboundStreams, runOnLimitedConnection: true },
+    );
+    this.#gate.guardProtocol(this.node, protocol);
+  }
+
+  /** A new `protocol` stream to `peer`, over an admitted connection (dialed if needed). */
+  async openStream(peer: string, protocol: string, timeoutMs: number): Promise<Stream> {
+    if (this.#stopping) throw new PulsingRuntimeError(ErrorCode.SHUTDOWN, "this node is shutting down");
+    const signal = AbortSignal.any([this.#stopped.signal, timeoutSignal(timeoutMs)]);
+    const connection = await this.#ctx.dial(peer, signal);
+    return await connection.newStream(protocol, { signal, runOnLimitedConnection: true });
+  }
+
   /** One request to `peer` on `protocol` (over an admitted connection, dialed if needed); its untrusted answer. */
   async request(peer: string, protocol: string, request: unknown, limits: RequestLimits, timeoutMs: number): Promise<unknown> {
     if (this.#stopping) throw new PulsingRuntimeError(ErrorCode.SHUTDOWN, "this node is shutting down");
-    const signal = AbortSignal.any([this.#stopped.signal, AbortSignal.timeout(timeoutMs)]);
+    const signal = AbortSignal.any([this.#stopped.signal, timeoutSignal(timeoutMs)]);
     const connection = await this.#ctx.dial(peer, signal);
     return await askOnce(connection, protocol, request, limits, signal);
   }
 
   /** Records `addrs` for `peer` and dials it (admission included). */
   async connect(peer: string, addrs: string[]): Promise<void> {
-    if (this.#stopping || this.#blocked.has(peer)) return;
+    if (this.#stopping) return;
     const peerId = peerIdFromString(peer);
     await this.learn(peer, addrs);
     const connection = await this.node.dial(peerId, { signal: AbortSignal.timeout(5_000) });
@@ -441,22 +480,6 @@ export class Mesh {
     // Its connections are of no use (and a silent one would linger: libp2p's connection monitor is off).
     if (!this.#stopping) void Promise.resolve(this.node.hangUp(peerIdFromString(peer))).catch(() => {});
   }
-
-  /** Refuses all traffic with `peers` and drops their connections (how tests cut a node off). */
-  async block(peers: Iterable<string>): Promise<void> {
-    for (const peer of peers) {
-      this.#blocked.add(peer);
-      await Promise.resolve(this.node.hangUp(peerIdFromString(peer))).catch(() => {});
-    }
-  }
-
-  /** Lets `peers` in again, and retries the seeds now rather than at their next backoff. */
-  unblock(peers: Iterable<string>): void {
-    for (const peer of peers) this.#blocked.delete(peer);
-    this.#retrySeeds.dispatchEvent(new Event("retry"));
-  }
-
-  readonly #retrySeeds = new EventTarget();
 
   /** Starts a call to an actor on another node. */
   call(
@@ -616,13 +639,11 @@ export class Mesh {
         await new Promise<void>((wake) => {
           const done = (): void => {
             clearTimeout(timer);
-            this.#retrySeeds.removeEventListener("retry", done);
             signal.removeEventListener("abort", done);
             wake();
           };
           const timer = setTimeout(done, delay);
           signal.addEventListener("abort", done, { once: true });
-          this.#retrySeeds.addEventListener("retry", done);
         });
       }
       resolve("unreachable");

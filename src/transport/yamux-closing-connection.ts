@@ -8,8 +8,9 @@ import type { MessageStream, StreamMuxer, StreamMuxerFactory } from "@libp2p/int
  * down). The same class of bug as js-libp2p#3512 (fixed in @libp2p/utils), in yamux's own microtask.
  *
  * The wrapper drops what the muxer writes once its connection no longer takes writes, instead of throwing: nothing
- * sent then would arrive anyway, and the connection's close ends every stream on it (their callers see that). Only
- * the muxers this factory makes are touched. Drop it once yamux guards its microtask.
+ * sent then would arrive anyway, and the connection's close ends every stream on it (their callers see that). The
+ * same for a relayed connection whose carrier stream closed first (seen as Node seeds crashing when dashboard tabs
+ * closed). Only the muxers this factory makes are touched. Drop it once yamux guards its microtask.
  */
 export function tolerateClosingConnection<A extends unknown[], T extends StreamMuxer>(
   factory: (...args: A) => StreamMuxerFactory<T>,
@@ -31,7 +32,16 @@ export function tolerateClosingConnection<A extends unknown[], T extends StreamM
               maConn.log.trace("connection closing: dropped a muxer frame");
               return true;
             }
-            return send.call(muxer, data);
+            try {
+              return send.call(muxer, data);
+            } catch (error) {
+              // A relayed connection (circuit relay) writes into a stream of the relay's connection, which may be
+              // closed while the relayed one still looks writable: its send throws, the relayed connection aborts
+              // itself, and the throw would escape yamux's microtask the same way.
+              if ((error as { name?: unknown } | null)?.name !== "StreamStateError") throw error;
+              maConn.log.trace("connection's carrier closed: dropped a muxer frame");
+              return true;
+            }
           };
         }
         return muxer;

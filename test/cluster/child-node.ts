@@ -10,7 +10,6 @@
  *   {"call": {"name": "c", "method": "incr", "args": [], "timeout": 5000}} → {"result": …, "nodeId": …}
  *   {"callId": {"actorId": "<id>", "method": "incr", "args": [], "timeout": 5000}} → {"result": …, "ms": …}
  *   {"members": true}                                     → {"members": [...]}
- *   {"partition": ["<nodeId>", …]} / {"heal": [...]}      → {"ok": true}   (cuts this node off / lets it back)
  *   {"burn": {"ms": 60000, "busyMs": 90, "idleMs": 10}}  → {"ok": true} at once; then keeps the CPU busy
  */
 import * as pul from "pulsing";
@@ -80,11 +79,6 @@ function describeError(error: unknown): { name: string; message: string; code?: 
   return { name, message, code };
 }
 
-interface TestMesh {
-  block(peers: string[]): Promise<void>;
-  unblock(peers: string[]): void;
-}
-
 async function handle(command: Record<string, unknown>): Promise<void> {
   try {
     if ("spawn" in command) {
@@ -102,9 +96,6 @@ async function handle(command: Record<string, unknown>): Promise<void> {
       say({ result, ms: performance.now() - started });
     } else if ("members" in command) {
       say({ members: system.members() });
-    } else if ("partition" in command) {
-      await (system as unknown as { mesh: TestMesh }).mesh.block(command.partition as string[]);
-      say({ ok: true });
     } else if ("burn" in command) {
       const { ms, busyMs, idleMs } = command.burn as { ms: number; busyMs: number; idleMs: number };
       say({ ok: true });
@@ -114,9 +105,6 @@ async function handle(command: Record<string, unknown>): Promise<void> {
         while (Date.now() < stop) Math.sqrt(Math.random());
         await new Promise((resolve) => setTimeout(resolve, idleMs));
       }
-    } else if ("heal" in command) {
-      (system as unknown as { mesh: TestMesh }).mesh.unblock(command.heal as string[]);
-      say({ ok: true });
     }
   } catch (error) {
     say({ error: describeError(error) });

@@ -35,12 +35,32 @@
  * - A frozen node (SIGSTOP) runs nothing: its timers, the messages and answers that reach it wait, and it answers
  *   nothing. Thawed, it runs what waited, in order, late (its `LocalHealth` sees the lateness, as a real one would).
  * - A killed node runs nothing ever again and answers nothing; its membership is not stopped (no `leave`).
+ *
+ * ## Tabs (light members, `addTab`)
+ * - A tab's host runtime is "browser"; its addresses are relayed ones through its seeds. It connects to each of its
+ *   seeds (default: node 0 and one other full node), keeps them connected (redialed like a full node's seed), and
+ *   its membership's topic is a home feed (src/cluster/member-feed.ts `homeFeedTopic`, ported onto sim streams).
+ * - The feed follows the first candidate that accepts, as cluster.ts lists them: its seeds, then other peers it is
+ *   connected to, not tabs, not members it holds dead (the one just lost goes last). Following: multistream-select
+ *   (a round trip, not counted), `follow` → the home's `addFollower` → `ok` → the `onHome` listeners; then the home's
+ *   `forward`s arrive as frames, and the tab's `publish` goes to the home's `fromFollower`. 5 s for each step, a
+ *   retry every second without a home, and at once when a connection opens.
+ * - A stream is two ordered pipes: a frame takes one `linkMs` (never overtaking the previous one), waits while a
+ *   partition separates the ends (TCP retransmits), and is lost when the stream ends. Traffic: the "feed" bucket,
+ *   the encoded frame + its length prefix + `feedOverheadBytes` (default 12, a yamux header), in and out.
+ * - A stream ends with its connection: a kill or a leave resets it (the other side hears one latency later, or
+ *   after `linkTimeoutMs` across a partition), the link timeout closes it (both sides hear at once); the tab's
+ *   `stop()` closes it after what it queued (its `leave`); a home that refuses aborts it.
+ * - Tabs are not on the topic: full nodes do not count them as recipients nor as subscribed peers, and a full node
+ *   connected only to tabs reaches nobody.
  */
 import { GossipMembership } from "../../src/cluster/gossip-membership.js";
 import type { MemberEventType, Membership, MembershipHost, MembershipOptions } from "../../src/cluster/membership.js";
 import type { MembershipTopic } from "../../src/cluster/membership-topic.js";
+import { homeCandidates, type HomeFeedTopic } from "../../src/cluster/member-feed.js";
 import type { RegistrySnapshot } from "../../src/cluster/registry.js";
-import type { Clock, TimerHandle } from "../../src/util/clock.js";
+import type { RuntimeKind } from "../../src/platform/platform.js";
+import { every, type Clock, type TimerHandle } from "../../src/util/clock.js";
 import { decode, encode } from "../../src/wire/codec.js";
 import { SimClock } from "./sim-clock.js";
 
@@ -50,6 +70,14 @@ export interface SimMembership extends Membership {
   watched(): string[];
   readonly antiEntropy: { rounds: number; repairs: number };
   readonly incarnation: number;
+  /** The feed's home side (src/cluster/member-feed.ts `FeedHome`): full nodes serve tabs with it. */
+  addFollower(peer: string, cluster: string, forward: (author: string, data: Uint8Array) => void): boolean;
+  removeFollower(peer: string, forward: (author: string, data: Uint8Array) => void): void;
+  fromFollower(peer: string, data: Uint8Array): void;
+  readonly cluster: string;
+  /** A tab: the home it follows, as its membership knows it. */
+  readonly home: string | undefined;
+  readonly followers: number;
 }
 export type SimMembershipClass = new (
   host: MembershipHost,
@@ -71,6 +99,8 @@ export interface SimNetworkOptions {
   meshDegree?: number;
   envelopeBytes?: number;
   rpcOverheadBytes?: number;
+  /** Per feed frame, on top of the encoded frame and its length prefix (a yamux frame header). */
+  feedOverheadBytes?: number;
   /** A connection to a peer that stopped answering is closed after this long. */
   linkTimeoutMs?: number;
   /** How long a dial may take before it fails. */
@@ -95,7 +125,10 @@ export interface Traffic {
   topic: Flow;
   rpc: Flow;
   ping: Flow;
+  /** The membership feed (a tab and its home): frames both ways. */
+  feed: Flow;
 }
+export const TRAFFIC_KINDS: ReadonlyArray<keyof Traffic> = ["topic", "rpc", "ping", "feed"];
 
 interface NodeTimer {
   inner: TimerHandle | undefined;
@@ -120,11 +153,21 @@ export class SimNode {
   group = 0;
   /** The node it joined through: kept connected, redialed when the connection drops (as the mesh does). */
   seed: SimNode | undefined;
-  redialing = false;
+  /** A tab's seeds (its candidate homes, in order): all kept connected, redialed when they drop. */
+  seeds: SimNode[] = [];
+  /** Seeds being redialed. */
+  readonly redialing = new Set<string>();
   startedAt = NaN;
   joinedAt = NaN;
   readonly connections = new Set<string>();
-  readonly traffic: Traffic = { topic: flow(), rpc: flow(), ping: flow() };
+  readonly traffic: Traffic = { topic: flow(), rpc: flow(), ping: flow(), feed: flow() };
+  /** Its public names (what `localSnapshot` gives; `SimNetwork.register` adds one). */
+  names: Array<[string, number]> = [];
+  namesVersion = 0;
+  /** A tab's feed (undefined for full nodes). */
+  feed: SimHomeFeed | undefined;
+  /** Feed streams this node is an end of (a tab: the one it follows, or tries; a full node: its followers'). */
+  readonly streams = new Set<FeedStream>();
   /** Its view of the others, from its membership's events (not reset by tombstone expiry). */
   readonly view = new Map<string, Status>();
   aliveCount = 0;
@@ -142,8 +185,15 @@ export class SimNode {
     readonly index: number,
     readonly incarnation: number,
     sim: SimClock,
+    readonly runtime: RuntimeKind = "node",
+    seeds: SimNode[] = [],
   ) {
-    this.addrs = [`/ip4/10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}/tcp/4001/p2p/${id}`];
+    // A tab listens nowhere: it is reached through a relay reservation on each seed (and WebRTC set up over it).
+    this.addrs =
+      runtime === "browser"
+        ? seeds.flatMap((s) => [`${s.addrs[0]}/p2p-circuit/p2p/${id}`, `${s.addrs[0]}/p2p-circuit/webrtc/p2p/${id}`])
+        : [`/ip4/10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}/tcp/4001/p2p/${id}`];
+    this.seeds = seeds;
     // The node's own clock: what it schedules runs only while it is up, and waits while it is frozen.
     // A timer cleared after it fired but before it ran (while frozen) must not run: the handle remembers.
     this.clock = {
@@ -171,6 +221,46 @@ export class SimNode {
   get up(): boolean {
     return this.state === "up";
   }
+
+  get isTab(): boolean {
+    return this.runtime === "browser";
+  }
+}
+
+/**
+ * One feed stream (`/pulsing/cluster/feed/1.0.0`) from a tab to a full node: two ordered pipes. It ends when either
+ * side aborts or closes it, or when the connection under it drops (each side hears of the end as it would of a
+ * reset: one latency later, or when the link times out).
+ */
+export interface FeedStream {
+  readonly tab: SimNode;
+  readonly home: SimNode;
+  open: boolean;
+  /** The home took the follower (its `forward`, to remove it at the end). */
+  forward: ((author: string, data: Uint8Array) => void) | undefined;
+  readonly toHome: Pipe;
+  readonly toTab: Pipe;
+  /** Each side's end-of-stream handler (the tab's read loop, the home's serving loop), called once. */
+  readonly onEnd: Map<SimNode, () => void>;
+  /** Each side's frame handler. */
+  readonly receive: Map<SimNode, (frame: FeedFrame) => void>;
+}
+
+/** One direction of a stream: frames arrive in order, one latency after they were sent (or later, behind others). */
+export interface Pipe {
+  from: SimNode;
+  to: SimNode;
+  lastDue: number;
+  readonly queue: Array<{ due: number; bytes: number; deliver: () => void }>;
+  pumping: boolean;
+}
+
+/** A tab's side of the feed, as src/cluster/member-feed.ts `homeFeedTopic` runs it (the sim's streams under it). */
+export interface SimHomeFeed extends HomeFeedTopic {
+  /** The home it follows now (undefined between homes). */
+  readonly current: string | undefined;
+  /** How many times it started following a home. */
+  readonly follows: number;
 }
 
 /** mulberry32: a small seeded generator. */
@@ -212,6 +302,7 @@ export class SimNetwork {
       meshDegree: options.meshDegree ?? 3,
       envelopeBytes: options.envelopeBytes ?? 160,
       rpcOverheadBytes: options.rpcOverheadBytes ?? 64,
+      feedOverheadBytes: options.feedOverheadBytes ?? 12,
       linkTimeoutMs: options.linkTimeoutMs ?? 10_000,
       dialTimeoutMs: options.dialTimeoutMs ?? 5_000,
       Membership: options.Membership ?? (GossipMembership as unknown as SimMembershipClass),
@@ -241,6 +332,34 @@ export class SimNetwork {
     const through = via ?? (this.nodes[0] !== node ? this.nodes[0] : undefined);
     void this.#join(node, through);
     return node;
+  }
+
+  /**
+   * Adds a browser tab (a light member) and starts it: its membership follows the feed of the first of `homes` that
+   * is up (default: the seed, node 0, and one other full node picked at random), it connects to every one of them
+   * (as a tab holds a connection to each of its seeds), then `joined(seeds)`. Runs as the clock runs.
+   */
+  addTab(homes?: SimNode[]): SimNode {
+    let seeds = homes;
+    if (seeds === undefined) {
+      const first = this.nodes[0];
+      if (first === undefined || first.isTab) throw new Error("addTab: start full nodes first");
+      const others = this.nodes.filter((n) => n !== first && !n.isTab && n.up);
+      const second = others[Math.floor(this.random() * others.length)];
+      seeds = second === undefined ? [first] : [first, second];
+    }
+    if (seeds.length === 0 || seeds.some((s) => s.isTab)) throw new Error("addTab: a tab's seeds are full nodes");
+    const node = this.#create("browser", seeds);
+    void this.#joinTab(node);
+    return node;
+  }
+
+  /** `node` registers a public name: its snapshot changes and its membership hears of it (as the registry tells it). */
+  register(node: SimNode, name: string): void {
+    const entry: [string, number] = [name, node.namesVersion + 1];
+    node.names = [...node.names, entry];
+    node.namesVersion++;
+    node.exec(() => node.membership.localRegistryChanged(this.#snapshotOf(node), [entry], []));
   }
 
   /**
@@ -363,7 +482,7 @@ export class SimNetwork {
   trafficSnapshot(): Map<string, Traffic> {
     const copy = new Map<string, Traffic>();
     for (const node of this.nodes) {
-      copy.set(node.id, { topic: { ...node.traffic.topic }, rpc: { ...node.traffic.rpc }, ping: { ...node.traffic.ping } });
+      copy.set(node.id, { topic: { ...node.traffic.topic }, rpc: { ...node.traffic.rpc }, ping: { ...node.traffic.ping }, feed: { ...node.traffic.feed } });
     }
     return copy;
   }
@@ -378,13 +497,13 @@ export class SimNetwork {
     return this.#uniform(this.options.linkMs);
   }
 
-  #create(): SimNode {
+  #create(runtime: RuntimeKind = "node", seeds: SimNode[] = []): SimNode {
     const index = this.nodes.length;
     let id = "12D3KooW";
     while (id.length < 52) id += BASE58[Math.floor(this.random() * BASE58.length)];
-    const node = new SimNode(id, index, 1_750_000_000_000 + index, this.clock);
+    const node = new SimNode(id, index, 1_750_000_000_000 + index, this.clock, runtime, seeds);
     const host = this.#hostOf(node);
-    const topic = this.#topicOf(node);
+    const topic = runtime === "browser" ? (node.feed = this.#feedOf(node)) : this.#topicOf(node);
     const seed = Math.floor(this.random() * 2 ** 32);
     node.membership = new this.options.Membership(host, topic, (peer) => this.byId.has(peer), this.options.membership, {
       clock: node.clock,
@@ -414,6 +533,26 @@ export class SimNetwork {
     node.joinedAt = this.clock.now();
   }
 
+  /**
+   * A tab starts as src/system/start-node.ts starts one: membership first (its feed has no candidate yet), then the
+   * mesh dials every seed (all of them, in parallel; here `joined` waits for every dial to settle, where the mesh
+   * returns at the first admitted seed and then waits for its relay reservation), then `joined(seeds reached)`.
+   */
+  async #joinTab(node: SimNode): Promise<void> {
+    node.state = "up";
+    node.startedAt = this.clock.now();
+    await node.membership.start();
+    const outcomes = await Promise.allSettled(node.seeds.map((seed) => this.#connect(node, seed.id)));
+    const reached = node.seeds.filter((_, i) => outcomes[i]!.status === "fulfilled");
+    if (reached.length === 0) {
+      node.lastReport = "could not connect to any seed";
+      node.reports++;
+      return;
+    }
+    await node.membership.joined(reached.map((seed) => seed.id));
+    node.joinedAt = this.clock.now();
+  }
+
   /** The two can exchange packets now (both up, neither frozen, same side). */
   #canTalk(a: SimNode, b: SimNode): boolean {
     return a.up && b.up && !a.frozen && !b.frozen && a.group === b.group;
@@ -422,12 +561,11 @@ export class SimNetwork {
   #hostOf(node: SimNode): MembershipHost {
     return {
       nodeId: node.id,
-      runtime: "node",
+      runtime: node.runtime,
       addrs: () => node.addrs,
       load: (lag) => ({ actors: 0, mailbox: 0, inflight: 0, lag }),
-      localSnapshot: () => ({ incarnation: node.incarnation, version: 0, names: [] }),
-      fetchSnapshot: (nodeId) =>
-        this.#rpc(node, nodeId, { m: "registrySnapshot" }, (target) => ({ incarnation: target.incarnation, version: 0, names: [] }), 5_000) as Promise<RegistrySnapshot>,
+      localSnapshot: () => this.#snapshotOf(node),
+      fetchSnapshot: (nodeId) => this.#rpc(node, nodeId, { m: "registrySnapshot" }, (target) => this.#snapshotOf(target), 5_000) as Promise<RegistrySnapshot>,
       fetchMembers: (nodeId, request, timeoutMs = 5_000) =>
         this.#rpc(node, nodeId, { m: "memberDigest", ...request }, (target) => target.membership.digestFor({ joiner: request.self, sender: node.id, hash: request.hash }), timeoutMs),
       ping: (nodeId, timeoutMs) => this.#ping(node, nodeId, timeoutMs),
@@ -462,6 +600,10 @@ export class SimNetwork {
     };
   }
 
+  #snapshotOf(node: SimNode): RegistrySnapshot {
+    return { incarnation: node.incarnation, version: node.namesVersion, names: [...node.names] };
+  }
+
   #onEvent(node: SimNode, type: MemberEventType, subject: string): void {
     const before = node.view.get(subject);
     const after: Status = type === "member:up" ? "alive" : type === "member:suspect" ? "suspect" : "dead";
@@ -489,16 +631,29 @@ export class SimNetwork {
     }
   }
 
+  /** How many of `node`'s connections are to full nodes (its topic peers: tabs do not subscribe). */
+  #topicPeers(node: SimNode): number {
+    let n = 0;
+    for (const id of node.connections) if (!this.byId.get(id)!.isTab) n++;
+    return n;
+  }
+
+  /** Whether `node` has a topic peer (a connection to a full node). */
+  #onTopic(node: SimNode): boolean {
+    for (const id of node.connections) if (!this.byId.get(id)!.isTab) return true;
+    return false;
+  }
+
   #publish(node: SimNode, data: Uint8Array): number {
-    if (!node.up || node.connections.size === 0) return 0;
+    if (!node.up || !this.#onTopic(node)) return 0;
     const recipients: SimNode[] = [];
     for (const other of this.nodes) {
-      if (other !== node && other.up && other.group === node.group && other.connections.size > 0 && other.onMessage !== undefined) recipients.push(other);
+      if (other !== node && other.up && !other.isTab && other.group === node.group && other.onMessage !== undefined && this.#onTopic(other)) recipients.push(other);
     }
     const D = this.options.meshDegree;
     const size = data.byteLength + this.options.envelopeBytes;
     if (recipients.length === 0) {
-      const sent = Math.min(D, node.connections.size);
+      const sent = Math.min(D, this.#topicPeers(node));
       node.traffic.topic.msgsOut += sent;
       node.traffic.topic.bytesOut += sent * size;
       return sent;
@@ -663,7 +818,8 @@ export class SimNetwork {
             ] as const) {
               if (!a.connections.has(b.id)) continue;
               a.exec(() => a.membership.peerConnected?.(b.id));
-              a.exec(() => a.subscribed.forEach((listener) => listener()));
+              if (!b.isTab) a.exec(() => a.subscribed.forEach((listener) => listener()));
+              if (a.feed !== undefined) a.exec(() => a.feed!.peerConnected(b.id));
             }
           }, this.#link());
         }, 2 * this.#link());
@@ -677,23 +833,32 @@ export class SimNetwork {
       const peer = this.byId.get(peerId)!;
       peer.connections.delete(node.id);
       const reaches = peer.group === node.group;
+      const delay = this.#link();
       this.clock.setTimeout(() => {
         if (reaches) peer.exec(() => peer.membership.peerDisconnected(node.id));
-      }, this.#link());
+      }, delay);
+      // Its feed streams end with the connection: the reset reaches the peer with the disconnection (across a
+      // partition it does not: the peer's connection monitor ends it after the link timeout).
+      for (const stream of [...node.streams]) {
+        if (stream.tab === peer || stream.home === peer) this.#endStream(stream, (side) => (side === node ? 0 : reaches ? delay : this.options.linkTimeoutMs));
+      }
     }
     node.connections.clear();
+    for (const stream of [...node.streams]) this.#endStream(stream, (side) => (side === node ? 0 : this.#link()));
   }
 
   /** Every up node that lost its connection to its seed dials it again (the mesh keeps seeds connected). */
   #redialSeeds(): void {
     for (const node of this.nodes) {
-      const seed = node.seed;
-      if (seed !== undefined && node.up && !node.frozen && seed.up && !node.connections.has(seed.id) && !Number.isNaN(node.joinedAt)) {
-        if (node.redialing) continue;
-        node.redialing = true;
-        this.#connect(node, seed.id)
-          .catch(() => {})
-          .finally(() => (node.redialing = false));
+      const seeds = node.isTab ? node.seeds : node.seed !== undefined ? [node.seed] : [];
+      for (const seed of seeds) {
+        if (node.up && !node.frozen && seed.up && !node.connections.has(seed.id) && !Number.isNaN(node.joinedAt)) {
+          if (node.redialing.has(seed.id)) continue;
+          node.redialing.add(seed.id);
+          this.#connect(node, seed.id)
+            .catch(() => {})
+            .finally(() => node.redialing.delete(seed.id));
+        }
       }
     }
   }
@@ -715,6 +880,8 @@ export class SimNetwork {
         node.connections.delete(peerId);
         peer.connections.delete(node.id);
         this.#broken.delete(key);
+        // Feed streams over it end too: each side hears of it now (a frozen one at thaw).
+        for (const stream of [...node.streams]) if (stream.tab === peer || stream.home === peer) this.#endStream(stream, () => 0);
         for (const [side, other] of [
           [node, peer],
           [peer, node],
@@ -725,7 +892,262 @@ export class SimNetwork {
     }
     for (const key of this.#broken.keys()) if (!seen.has(key)) this.#broken.delete(key);
   }
+
+  // --- the membership feed (src/cluster/member-feed.ts) -------------------------------------------------------
+
+  /**
+   * A tab's feed, `homeFeedTopic` over sim streams: follows the first candidate that accepts (its seeds, then other
+   * full nodes it is connected to; one it holds dead or a tab is no candidate), moves when the stream ends (the
+   * home just lost goes last), tries again every second while it has no home and at once when a connection opens.
+   */
+  #feedOf(tab: SimNode): SimHomeFeed {
+    let deliver: ((author: string, data: Uint8Array) => void) | undefined;
+    let current: FeedStream | undefined;
+    let connecting = false;
+    let stopped = true;
+    let stopRetrying: (() => void) | undefined;
+    let follows = 0;
+    const homeListeners: Array<(home: string) => void> = [];
+
+    // As cluster.ts lists them: seeds first, then connected peers (see homeCandidates).
+    const candidates = (): string[] => {
+      const admitted = [...tab.seeds.map((s) => s.id), ...tab.connections].filter((peer) => tab.connections.has(peer));
+      return homeCandidates(tab.id, admitted, tab.membership.members());
+    };
+
+    const follow = async (peer: string): Promise<boolean> => {
+      const home = this.byId.get(peer);
+      if (home === undefined || home === tab) return false;
+      // mesh.openStream dials a peer it is not connected to (cluster.ts's candidates are connected ones).
+      if (!tab.connections.has(peer)) {
+        try {
+          await this.#connect(tab, peer);
+        } catch {
+          return false;
+        }
+      }
+      return new Promise<boolean>((resolve) => {
+        const stream = this.#openStream(tab, home);
+        let phase: "negotiating" | "following" | "done" = "negotiating";
+        let timer: TimerHandle | undefined;
+        const finish = (ok: boolean): void => {
+          if (phase === "done") return;
+          phase = "done";
+          tab.clock.clearTimeout(timer);
+          resolve(ok);
+        };
+        const deadline = (): void => {
+          tab.clock.clearTimeout(timer);
+          timer = tab.clock.setTimeout(() => {
+            if (phase === "done") return;
+            this.#abortStream(stream, tab);
+            finish(false);
+          }, FOLLOW_TIMEOUT_MS);
+        };
+        stream.onEnd.set(tab, () => {
+          if (phase !== "done") {
+            finish(false); // refused, or the connection went
+            return;
+          }
+          if (current === stream) {
+            current = undefined;
+            if (!stopped) void findHome(peer);
+          }
+        });
+        stream.receive.set(tab, (frame) => {
+          if (frame.t === "selected" && phase === "negotiating") {
+            phase = "following";
+            deadline();
+            this.#sendFrame(stream, stream.toHome, { t: "follow", cluster: tab.membership.cluster });
+          } else if (frame.t === "ok" && phase === "following") {
+            if (stopped) {
+              this.#abortStream(stream, tab);
+              finish(false);
+              return;
+            }
+            current = stream;
+            follows++;
+            for (const listener of homeListeners) listener(peer);
+            finish(true);
+          } else if (frame.t === "m" && frame.a !== undefined) {
+            deliver?.(frame.a, frame.d);
+          }
+        });
+        deadline(); // mesh.openStream's timeout
+        // multistream-select: the protocol proposed, the home's answer (a round trip; not counted, like dials)
+        this.#sendFrame(stream, stream.toHome, { t: "select" });
+      });
+    };
+
+    const findHome = async (lost?: string): Promise<void> => {
+      if (connecting || stopped || current !== undefined) return;
+      connecting = true;
+      try {
+        const list = [...new Set(candidates())].sort((a, b) => Number(a === lost) - Number(b === lost));
+        for (const peer of list) if (!stopped && (await follow(peer))) return;
+      } finally {
+        connecting = false;
+      }
+    };
+
+    return {
+      get current() {
+        return current?.home.id;
+      },
+      get follows() {
+        return follows;
+      },
+      start(onMessage) {
+        deliver = onMessage;
+        stopped = false;
+        stopRetrying = every(tab.clock, RETRY_MS, () => {
+          if (current === undefined) void findHome();
+        });
+        void findHome();
+      },
+      stop: () => {
+        stopped = true;
+        stopRetrying?.();
+        const stream = current;
+        current = undefined;
+        if (stream !== undefined) this.#sendFrame(stream, stream.toHome, { t: "close" }); // after what is queued
+      },
+      publish: async (data) => {
+        if (current === undefined) return 0;
+        this.#sendFrame(current, current.toHome, { t: "m", d: data });
+        return 1;
+      },
+      onPeerSubscribed() {},
+      onHome(listener) {
+        homeListeners.push(listener);
+      },
+      peerConnected() {
+        if (current === undefined) void findHome();
+      },
+    };
+  }
+
+  #openStream(tab: SimNode, home: SimNode): FeedStream {
+    const pipe = (from: SimNode, to: SimNode): Pipe => ({ from, to, lastDue: 0, queue: [], pumping: false });
+    const stream: FeedStream = { tab, home, open: true, forward: undefined, toHome: pipe(tab, home), toTab: pipe(home, tab), onEnd: new Map(), receive: new Map() };
+    tab.streams.add(stream);
+    home.streams.add(stream);
+    // The home's side, as serveFollower runs it: a follow request, then the follower's own changes.
+    stream.onEnd.set(home, () => {
+      if (stream.forward !== undefined) home.membership.removeFollower(tab.id, stream.forward);
+    });
+    stream.receive.set(home, (frame) => {
+      if (frame.t === "select") {
+        this.#sendFrame(stream, stream.toTab, { t: "selected" });
+      } else if (frame.t === "follow" && stream.forward === undefined) {
+        const forward = (author: string, data: Uint8Array): void => this.#sendFrame(stream, stream.toTab, { t: "m", a: author, d: data });
+        if (!home.membership.addFollower(tab.id, frame.cluster, forward)) {
+          this.#abortStream(stream, home); // "not followed here"
+          return;
+        }
+        stream.forward = forward;
+        this.#sendFrame(stream, stream.toTab, { t: "ok" });
+      } else if (frame.t === "m" && stream.forward !== undefined) {
+        home.membership.fromFollower(tab.id, frame.d);
+      } else if (frame.t === "close") {
+        this.#endStream(stream, (side) => (side === home ? 0 : this.#link()));
+      } else {
+        this.#abortStream(stream, home); // "not a feed frame"
+      }
+    });
+    return stream;
+  }
+
+  /**
+   * Writes `frame` to one direction of `stream`: counted at both ends as the encoded frame, its length prefix and
+   * `feedOverheadBytes` (negotiation and the close are not counted); read by the far end in order, one latency
+   * later. A frame for the other side of a partition waits (TCP retransmits) until the heal or the link timeout.
+   */
+  #sendFrame(stream: FeedStream, pipe: Pipe, frame: FeedFrame): void {
+    if (!stream.open) return;
+    let bytes = 0;
+    if (frame.t !== "select" && frame.t !== "selected" && frame.t !== "close") {
+      const encoded = encode(frame).byteLength;
+      bytes = encoded + varintLength(encoded) + this.options.feedOverheadBytes;
+      pipe.from.traffic.feed.msgsOut++;
+      pipe.from.traffic.feed.bytesOut += bytes;
+    }
+    const due = Math.max(this.clock.now() + this.#link(), pipe.lastDue);
+    pipe.lastDue = due;
+    pipe.queue.push({
+      due,
+      bytes,
+      deliver: () => {
+        if (stream.open) stream.receive.get(pipe.to)?.(frame);
+      },
+    });
+    if (!pipe.pumping) {
+      pipe.pumping = true;
+      this.clock.setTimeout(() => this.#pump(stream, pipe), due - this.clock.now());
+    }
+  }
+
+  #pump(stream: FeedStream, pipe: Pipe): void {
+    pipe.pumping = false;
+    while (pipe.queue.length > 0) {
+      if (!stream.open) {
+        pipe.queue.length = 0;
+        return;
+      }
+      const head = pipe.queue[0]!;
+      const wait = head.due > this.clock.now() ? head.due - this.clock.now() : pipe.from.group !== pipe.to.group ? 100 : 0;
+      if (wait > 0) {
+        pipe.pumping = true;
+        this.clock.setTimeout(() => this.#pump(stream, pipe), wait);
+        return;
+      }
+      pipe.queue.shift();
+      if (head.bytes > 0) {
+        pipe.to.traffic.feed.msgsIn++;
+        pipe.to.traffic.feed.bytesIn += head.bytes;
+      }
+      pipe.to.exec(head.deliver);
+    }
+  }
+
+  /** `by` aborts `stream`: its side ends now, the other hears of the reset one latency later. */
+  #abortStream(stream: FeedStream, by: SimNode): void {
+    this.#endStream(stream, (side) => (side === by ? 0 : this.#link()));
+  }
+
+  /** Ends `stream`: what is in flight is lost; each side's end handler runs `heardAfter(side)` ms from now. */
+  #endStream(stream: FeedStream, heardAfter: (side: SimNode) => number): void {
+    if (!stream.open) return;
+    stream.open = false;
+    stream.tab.streams.delete(stream);
+    stream.home.streams.delete(stream);
+    stream.toHome.queue.length = 0;
+    stream.toTab.queue.length = 0;
+    for (const side of [stream.tab, stream.home]) {
+      const handler = stream.onEnd.get(side);
+      if (handler === undefined) continue;
+      const delay = heardAfter(side);
+      if (delay <= 0) side.exec(handler);
+      else this.clock.setTimeout(() => side.exec(handler), delay);
+    }
+  }
 }
+
+/** member-feed.ts's constants. */
+const FOLLOW_TIMEOUT_MS = 5_000;
+const RETRY_MS = 1_000;
+
+/** Feed frames (`select`/`selected`: the protocol negotiation; `close`: the tab's end of the stream). */
+export type FeedFrame =
+  | { t: "select" }
+  | { t: "selected" }
+  | { t: "follow"; cluster: string }
+  | { t: "ok" }
+  | { t: "m"; a: string; d: Uint8Array }
+  | { t: "m"; d: Uint8Array; a?: undefined }
+  | { t: "close" };
+
+const varintLength = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4);
 
 /** Per-node averages over a window of `seconds`, of nodes up throughout (and the busiest node's total). */
 export function rates(
@@ -733,9 +1155,9 @@ export function rates(
   after: Map<string, Traffic>,
   nodes: SimNode[],
   seconds: number,
+  kinds: ReadonlyArray<keyof Traffic> = TRAFFIC_KINDS,
 ): { msgsPerSec: number; bytesPerSec: number; maxBytesPerSec: number; byKind: Record<keyof Traffic, { msgsPerSec: number; bytesPerSec: number }> } {
-  const kinds: Array<keyof Traffic> = ["topic", "rpc", "ping"];
-  const byKind = Object.fromEntries(kinds.map((k) => [k, { msgsPerSec: 0, bytesPerSec: 0 }])) as Record<keyof Traffic, { msgsPerSec: number; bytesPerSec: number }>;
+  const byKind = Object.fromEntries(TRAFFIC_KINDS.map((k) => [k, { msgsPerSec: 0, bytesPerSec: 0 }])) as Record<keyof Traffic, { msgsPerSec: number; bytesPerSec: number }>;
   let maxBytes = 0;
   for (const node of nodes) {
     const a = before.get(node.id)!;
