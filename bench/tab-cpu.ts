@@ -123,13 +123,18 @@ async function openTab(browser: Browser, url: string): Promise<BenchTab> {
 }
 
 async function snapshot(tab: BenchTab): Promise<TabSnapshot> {
-  const [{ metrics }, inPage] = await Promise.all([
-    tab.cdp.send("Performance.getMetrics"),
-    tab.page.evaluate(() => {
-      const g = globalThis as unknown as PageGlobals;
-      return { traffic: g.system.membershipTraffic(), wire: { ...g.__wire } };
-    }),
-  ]);
+  // One run hung at a CDP call on a loaded machine: every call here is bounded.
+  const [{ metrics }, inPage] = await within(
+    20_000,
+    `a snapshot of tab ${tab.nodeId.slice(-6)}`,
+    Promise.all([
+      tab.cdp.send("Performance.getMetrics"),
+      tab.page.evaluate(() => {
+        const g = globalThis as unknown as PageGlobals;
+        return { traffic: g.system.membershipTraffic(), wire: { ...g.__wire } };
+      }),
+    ]),
+  );
   const metric = (name: string): number => metrics.find((m) => m.name === name)?.value ?? NaN;
   return { at: metric("Timestamp"), task: metric("TaskDuration"), script: metric("ScriptDuration"), ...inPage };
 }
@@ -138,7 +143,7 @@ async function snapshot(tab: BenchTab): Promise<TabSnapshot> {
 async function processCpu(browser: Browser): Promise<Map<string, number>> {
   const session = await browser.newBrowserCDPSession();
   try {
-    const { processInfo } = (await session.send("SystemInfo.getProcessInfo")) as { processInfo: Array<{ type: string; id: number; cpuTime: number }> };
+    const { processInfo } = (await within(20_000, "Chromium's process info", session.send("SystemInfo.getProcessInfo"))) as { processInfo: Array<{ type: string; id: number; cpuTime: number }> };
     return new Map(processInfo.map((p) => [`${p.type} ${p.id}`, p.cpuTime]));
   } finally {
     await session.detach();
