@@ -179,10 +179,14 @@ describe("actor ref address hints (decoding untrusted input)", () => {
     }
   });
 
+  /** Whether `value` holds a `__proto__` own key at any depth (JSON.stringify misses one whose value is undefined). */
+  const hasProtoKey = (value: unknown): boolean =>
+    typeof value === "object" && value !== null && (Object.hasOwn(value, "__proto__") || Object.values(value).some(hasProtoKey));
+
   it("any value in the hint's place decodes to a ref without throwing (fuzz)", () => {
     fc.assert(
       // (without `__proto__` keys: the codec refuses those in any value, by design — wire-fuzz tests that)
-      fc.property(fc.anything({ maxDepth: 3, withObjectString: false }).filter((hint) => !JSON.stringify(hint ?? null)?.includes('"__proto__"')), (hint) => {
+      fc.property(fc.anything({ maxDepth: 3, withObjectString: false }).filter((hint) => !hasProtoKey(hint)), (hint) => {
         const { value, hints } = roundTrip(hint);
         assert.ok(value instanceof ActorRef, "a ref");
         for (const [, addrs] of hints) assert.ok(isAddrHint(addrs), "only hint-shaped values are reported");

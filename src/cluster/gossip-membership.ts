@@ -164,6 +164,18 @@ function isRegistryChange(value: unknown): value is RegistryChange {
   return c.k === "reg" && isString(c.id) && isCount(c.ep) && isCount(c.rv) && Array.isArray(c.add) && Array.isArray(c.del);
 }
 
+/** The changes of a membership message (untrusted: checked one by one), at most `MAX_BATCH`; undefined when it is not one. */
+function changesIn(data: Uint8Array): unknown[] | undefined {
+  let batch: ChangeBatch;
+  try {
+    batch = decode(data) as ChangeBatch;
+  } catch {
+    return undefined;
+  }
+  if (typeof batch !== "object" || batch === null || batch.t !== "ch" || !Array.isArray(batch.ev)) return undefined;
+  return (batch.ev as unknown[]).slice(0, MAX_BATCH);
+}
+
 export class GossipMembership implements Membership, FeedHome {
   readonly registry = new Registry();
   readonly counters: GossipCounters = { bytesOut: 0, bytesIn: 0, messagesOut: 0, messagesIn: 0 };
@@ -355,14 +367,9 @@ export class GossipMembership implements Membership, FeedHome {
   /** A follower's own changes (its arrival, names, a refutation, its leave): taken in here, published for it. */
   fromFollower(peer: string, data: Uint8Array): void {
     if (this.#stopped || !this.#followers.has(peer)) return;
-    let batch: ChangeBatch;
-    try {
-      batch = decode(data) as ChangeBatch;
-    } catch {
-      return;
-    }
-    if (typeof batch !== "object" || batch === null || batch.t !== "ch" || !Array.isArray(batch.ev)) return;
-    for (const change of batch.ev.slice(0, MAX_BATCH) as unknown[]) {
+    const changes = changesIn(data);
+    if (changes === undefined) return;
+    for (const change of changes) {
       let relayed: Change | undefined;
       if (isAlive(change) && change.id === peer && change.rt === "browser") relayed = { ...change, home: this.#host.nodeId };
       else if (isRegistryChange(change) && change.id === peer) relayed = change;
@@ -502,19 +509,14 @@ export class GossipMembership implements Membership, FeedHome {
     if (this.#stopped) return;
     this.counters.bytesIn += data.byteLength;
     this.counters.messagesIn++;
-    let batch: ChangeBatch;
-    try {
-      batch = decode(data) as ChangeBatch;
-    } catch {
-      return;
-    }
-    if (typeof batch !== "object" || batch === null || batch.t !== "ch" || !Array.isArray(batch.ev)) return;
+    const changes = changesIn(data);
+    if (changes === undefined) return;
     this.#forward(author, data);
     const authorRecord = this.#records.get(author);
     if (authorRecord !== undefined) this.#heardFrom(authorRecord);
     this.#takingIn++;
     try {
-      for (const change of batch.ev.slice(0, MAX_BATCH) as unknown[]) this.#apply(change, author);
+      for (const change of changes) this.#apply(change, author);
     } finally {
       this.#takingIn--;
     }

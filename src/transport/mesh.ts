@@ -340,21 +340,7 @@ export class Mesh {
     limits: RequestLimits & { timeoutMs: number },
     answer: (peer: string, request: unknown) => Promise<unknown>,
   ): Promise<void> {
-    await this.node.handle(
-      protocol,
-      async (stream, connection) => {
-        try {
-          await this.#gate.wait(connection);
-        } catch (error) {
-          stream.abort(error instanceof Error ? error : new PulsingRuntimeError(describe(error)));
-          return;
-        }
-        const peer = connection.remotePeer.toString();
-        await answerOnce(stream, limits, (request) => answer(peer, request));
-      },
-      { maxInboundStreams: 8, runOnLimitedConnection: true },
-    );
-    this.#gate.guardProtocol(this.node, protocol);
+    await this.handleStreams(protocol, (peer, stream) => void answerOnce(stream, limits, (request) => answer(peer, request)), 8);
   }
 
   /**

@@ -88,8 +88,13 @@ export interface ArrivalFigures {
 
 /** Adds a member (through the seed) and times its arrival in everyone's view (its first `member:up` at each). */
 export async function measureArrival(net: SimNetwork, maxMs = 10_000): Promise<ArrivalFigures> {
+  return timeArrival(net, () => net.addNode(), maxMs);
+}
+
+/** Adds a member with `add` and times its own view and its arrival in every live view. */
+async function timeArrival(net: SimNetwork, add: () => SimNode, maxMs: number): Promise<ArrivalFigures> {
   const members = net.liveNodes();
-  const newcomer = net.addNode();
+  const newcomer = add();
   net.track(newcomer);
   const t0 = net.clock.now();
   let ownViewAt = NaN;
@@ -216,34 +221,9 @@ export async function addTabs(net: SimNetwork, count: number, maxMs = 10_000): P
 
 /** Adds one tab (seeds `homes`, or the default ones) and times its own view and its arrival in every live view. */
 export async function measureTabArrival(net: SimNetwork, homes?: SimNode[], maxMs = 10_000): Promise<ArrivalFigures & { tab: SimNode }> {
-  const members = net.liveNodes();
-  const tab = net.addTab(homes);
-  net.track(tab);
-  const t0 = net.clock.now();
-  let ownViewAt = NaN;
-  await net.clock.runUntil(
-    () => {
-      if (Number.isNaN(ownViewAt) && members.every((m) => tab.view.get(m.id) === "alive")) ownViewAt = net.clock.now();
-      return !Number.isNaN(ownViewAt) && members.every((m) => m.view.get(tab.id) === "alive");
-    },
-    maxMs,
-    0,
-  );
-  const arrivals = members
-    .map((m) => net.arrivals(tab).get(m.id))
-    .filter((t): t is number => t !== undefined)
-    .map((t) => t - t0)
-    .sort((a, b) => a - b);
-  const needed = Math.ceil(0.999 * members.length);
-  return {
-    tab,
-    members: members.length,
-    reached: arrivals.length,
-    p50: quantile(arrivals, 0.5),
-    p999: arrivals.length >= needed ? arrivals[needed - 1]! : Infinity,
-    max: arrivals.length === members.length ? Math.max(...arrivals) : Infinity,
-    ownViewMs: ownViewAt - t0,
-  };
+  let tab: SimNode | undefined;
+  const figures = await timeArrival(net, () => (tab = net.addTab(homes)), maxMs);
+  return { tab: tab!, ...figures };
 }
 
 export interface LeaveFigures {
