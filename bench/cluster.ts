@@ -25,11 +25,12 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
  * gossipsub, probes, anti-entropy; after noise and yamux; from /proc/self/io of the node processes, which do nothing
  * else), gossipsub bytes arriving per node (before yamux/noise), membership messages, and CPU per node.
  */
-async function gossipCost(
+export async function gossipCost(
   n: number,
   windowMs: number,
   membership?: pul.MembershipOptions,
-): Promise<{ wireOut: number; bytesIn: number; messages: number; cpuPercent: number; converged: boolean }> {
+  settleMs = 5_000,
+): Promise<{ wireOut: number; bytesIn: number; messages: number; cpuPercent: number; converged: boolean; seen: Record<string, number>; connectionChurn: number }> {
   const seed = await pul.actorSystem({ addr: "127.0.0.1:0", ...(membership ? { membership } : {}) });
   const hosts: NodeHost[] = [];
   try {
@@ -45,13 +46,29 @@ async function gossipCost(
     await until(() => seed.members().filter((m) => m.status === "alive").length === n, 120_000, `${n} nodes converging`).catch(() => {
       converged = false;
     });
-    await new Promise((resolve) => setTimeout(resolve, 5_000)); // joins settle: steady state from here
-    type Traffic = { gossipBytesIn: number; messagesIn: number; messagesOut: number; cpuMs: number; wireBytesOut: number };
+    await new Promise((resolve) => setTimeout(resolve, settleMs)); // joins settle: steady state from here
+    type Traffic = {
+      gossipBytesIn: number;
+      messagesIn: number;
+      messagesOut: number;
+      cpuMs: number;
+      wireBytesOut: number;
+      connectionsOpened: number;
+      connectionsClosed: number;
+    };
     const read = async () => Promise.all(hosts.map(async (h) => (await h.ask({ traffic: true })).traffic as Traffic));
+    // What the seed sees change in the window (steady state: nothing).
+    const seen: Record<string, number> = { "member:up": 0, "member:suspect": 0, "member:down": 0 };
+    const count = (event: Event): void => void seen[event.type]!++;
+    for (const type of Object.keys(seen)) seed.addEventListener(type, count);
     const before = await read();
     const t = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    // PULSING_BENCH_PROFILE=dir: a V8 CPU profile of the first node process over the window (dir/cluster-<n>.cpuprofile).
+    const profileDir = process.env.PULSING_BENCH_PROFILE;
+    if (profileDir !== undefined) await hosts[0]!.ask({ profile: { ms: windowMs, path: `${profileDir}/cluster-${n}.cpuprofile` } });
+    else await new Promise((resolve) => setTimeout(resolve, windowMs));
     const after = await read();
+    for (const type of Object.keys(seen)) seed.removeEventListener(type, count);
     const seconds = (performance.now() - t) / 1000;
     const delta = (key: keyof Traffic) => after.reduce((sum, a, i) => sum + a[key] - before[i]![key], 0);
     const hosted = n - 1;
@@ -61,6 +78,8 @@ async function gossipCost(
       messages: (delta("messagesIn") + delta("messagesOut")) / hosted / seconds,
       cpuPercent: (delta("cpuMs") / hosted / seconds / 1000) * 100,
       converged,
+      seen,
+      connectionChurn: (delta("connectionsOpened") + delta("connectionsClosed")) / hosted / seconds,
     };
   } finally {
     for (const host of hosts) host.kill();
@@ -150,12 +169,13 @@ export async function benchCluster(options: { busyMs?: number } = {}): Promise<v
   const rows: Array<[string, string, string]> = [];
   let base: { wireOut: number; cpuPercent: number } | undefined;
   for (const n of [10, 25, 50, 100]) {
-    const cost = await gossipCost(n, 10_000);
+    const cost = await gossipCost(n, 10_000, undefined, 10_000);
     base ??= cost;
     const ratio = (value: number, of: number): string => (of > 0 ? `${(value / of).toFixed(2)}×` : "—");
+    const seen = `${cost.seen["member:suspect"]} suspicions, ${cost.seen["member:down"]} deaths seen by the seed; ${cost.connectionChurn.toFixed(2)} connections opened or closed per node per s`;
     rows.push([
       `${n} nodes${cost.converged ? "" : " (did not converge)"}`,
-      `${(cost.wireOut / 1024).toFixed(2)} KiB/s out per node (${ratio(cost.wireOut, base.wireOut)} of 10 nodes); gossipsub ${(cost.bytesIn / 1024).toFixed(2)} KiB/s in, ${cost.messages.toFixed(1)} membership msg/s`,
+      `${(cost.wireOut / 1024).toFixed(2)} KiB/s out per node (${ratio(cost.wireOut, base.wireOut)} of 10 nodes); gossipsub ${(cost.bytesIn / 1024).toFixed(2)} KiB/s in, ${cost.messages.toFixed(1)} membership msg/s; ${seen}`,
       `${cost.cpuPercent.toFixed(2)} % of a core per node (${ratio(cost.cpuPercent, base.cpuPercent)} of 10 nodes; processes of 10 nodes on 2 cores)`,
     ]);
   }

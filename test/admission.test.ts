@@ -14,6 +14,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import * as pul from "pulsing";
 import { startNode, tcpAddr, wsAddr, type ChildNode } from "./cluster/harness.js";
 import { Counter } from "./fixtures/actors.js";
+import { ADMIT_PROTOCOL, rawNode } from "./hostile/raw-client.js";
 
 const SECRET = "correct horse battery staple";
 /** A refusal must come from the handshake, well before the 5 s admission or join timeouts. */
@@ -335,6 +336,29 @@ describe("admission (cluster secret)", () => {
       }
     } finally {
       await outsider.shutdown();
+    }
+  });
+});
+
+// A seed too busy to finish admission within its timeout (a hundred nodes joining through one seed at once on two
+// cores) is not a refusal: init() failed with ADMISSION_REFUSED ("timed out"), and a node process whose start
+// awaited it died. Here the "seed" takes the admission stream and never answers.
+describe("a seed that does not finish admission in time", () => {
+  it("is tried again in the background: actorSystem() resolves without it, and fails nothing", async () => {
+    const stalling = await rawNode({ listen: true });
+    const held: unknown[] = [];
+    await stalling.handle(ADMIT_PROTOCOL, (stream) => void held.push(stream));
+    const seed = stalling.getMultiaddrs().find((a) => a.toString().startsWith("/ip4/127.0.0.1/tcp/"))!.toString();
+    const start = performance.now();
+    let system: pul.ActorSystem | undefined;
+    try {
+      system = await pul.actorSystem({ addr: "127.0.0.1:0", seeds: [seed] });
+      assert.ok(performance.now() - start < HANG_MS, "actorSystem() took too long");
+      assert.deepEqual(system.members().map((m) => m.nodeId), [system.nodeId]);
+      assert.ok(held.length >= 1, "the seed was never asked for admission");
+    } finally {
+      await system?.shutdown();
+      await stalling.stop();
     }
   });
 });

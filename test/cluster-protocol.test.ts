@@ -1,7 +1,7 @@
 /**
  * The cluster's own protocol (`/pulsing/cluster/1.0.0`, src/cluster/cluster-protocol.ts) spoken by a plain js-libp2p
- * peer (test/hostile/raw-client.ts) to real Pulsing nodes: an admitted peer gets a member table, probes, names and
- * spawns; a request of another shape or a head report to a node that is no head gets a typed refusal (an error value
+ * peer (test/hostile/raw-client.ts) to real Pulsing nodes: an admitted peer gets a member table, probes (indirect ones,
+ * and direct ones on `/pulsing/cluster/probe/1.0.0`), names and spawns; a request of another shape or a head report to a node that is no head gets a typed refusal (an error value
  * with its code), a peer that has not passed admission gets nothing — and the node goes on serving its members.
  */
 import assert from "node:assert/strict";
@@ -14,6 +14,7 @@ import { eventually } from "./helpers.js";
 import { admit, dialRaw, pack, PulsingExt, rawNode, unpack, type RawNode } from "./hostile/raw-client.js";
 
 const CLUSTER_PROTOCOL = "/pulsing/cluster/1.0.0";
+const PROBE_PROTOCOL = "/pulsing/cluster/probe/1.0.0";
 const PASSPHRASE = "cluster protocol test";
 
 /** One request, one answer (or the error that ended the stream). */
@@ -100,6 +101,29 @@ describe("the cluster protocol", () => {
     assert.deepEqual(await ask(admitted, { t: "probe", target: nobody, timeoutMs: 300 }), { answer: false });
   });
 
+  it("echoes direct probes on one stream kept open, and ends a stream that sends a frame over 8 bytes", async () => {
+    const signal = AbortSignal.timeout(5_000);
+    const stream = await admitted.newStream(PROBE_PROTOCOL, { signal });
+    const lp = lpStream(stream, { maxDataLength: 64 });
+    for (let seq = 1; seq <= 20; seq++) {
+      const body = new Uint8Array(4);
+      new DataView(body.buffer).setUint32(0, seq * 1_000_003);
+      await lp.write(body, { signal });
+      assert.deepEqual([...(await lp.read({ signal })).subarray()], [...body], `echo of probe ${seq}`);
+    }
+    // Several in flight at once come back in order.
+    const bodies = [7, 8, 9].map((n) => new Uint8Array([0, 0, 0, n]));
+    for (const body of bodies) await lp.write(body, { signal });
+    for (const body of bodies) assert.deepEqual([...(await lp.read({ signal })).subarray()], [...body]);
+    assert.equal(admitted.streams.filter((s) => s.protocol === PROBE_PROTOCOL).length, 1, "one probe stream for all of them");
+    await lp.write(new Uint8Array(9), { signal });
+    await assert.rejects(lp.read({ signal }), "a frame over 8 bytes did not end the probe stream");
+    // The node goes on answering probes, on a new stream.
+    const again = lpStream(await admitted.newStream(PROBE_PROTOCOL, { signal }), { maxDataLength: 64 });
+    await again.write(new Uint8Array([1, 2, 3, 4]), { signal });
+    assert.deepEqual([...(await again.read({ signal })).subarray()], [1, 2, 3, 4]);
+  });
+
   it("hands out its names, versioned", async () => {
     const { answer } = await ask(admitted, { t: "names" });
     const snapshot = answer as { incarnation: number; version: number; names: unknown[] };
@@ -163,6 +187,14 @@ describe("the cluster protocol", () => {
       const outcome = await ask(connection, { t: "members", cluster: "default" });
       assert.equal(outcome.answer, undefined, "an unadmitted peer got a member table");
       assert.ok(outcome.error !== undefined);
+      // Nor an echo of a probe.
+      const echoed = (async () => {
+        const signal = AbortSignal.timeout(3_000);
+        const lp = lpStream(await connection.newStream(PROBE_PROTOCOL, { signal }), { maxDataLength: 64 });
+        await lp.write(new Uint8Array([0, 0, 0, 1]), { signal });
+        return (await lp.read({ signal })).subarray();
+      })();
+      await assert.rejects(echoed, "an unadmitted peer's probe was echoed");
     } finally {
       await outsider.stop();
     }

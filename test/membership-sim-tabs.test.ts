@@ -247,6 +247,37 @@ describe("membership simulation with tabs: throttled, cut off, stranded", () => 
     return { net, tab, first, second };
   };
 
+  // A tab's first entry (the seed takes it in at the join, before the tab follows a home) has no home; the entry
+  // that names its home came with the same incarnation, so a member that missed it kept the homeless one for good
+  // (anti-entropy saw equal tables) and dropped the tab's leave, which only its home may publish. Following a home
+  // now bumps the tab's incarnation. (Found by the leave test above at 200 + 50, where four tabs missed a leave.)
+  it("a member that missed the entry naming a tab's home still takes the tab's leave", async (t) => {
+    const net = new SimNetwork({ seed: 9_005, Membership });
+    try {
+      assert.ok((await buildCluster(net, 30)).converged, "30 full nodes did not converge");
+      await net.clock.runFor(2_000);
+      const full = net.liveNodes().filter((n) => !n.isTab && n !== net.nodes[0]);
+      const [home, other, member] = full;
+      const tab = net.addTab([home!, other!]);
+      const entryAt = (node: SimNode) => (node.membership.digestFor({}) as Array<{ id: string; home?: string; inc: number }>).find((e) => e.id === tab.id);
+      assert.ok(await net.clock.runUntil(() => entryAt(member!) !== undefined, 2_000, 0), "the member never heard of the tab");
+      const missed = entryAt(member!)!;
+      assert.equal(missed.home, undefined, "the member's first entry of the tab already names a home: nothing is missed here");
+      // Cut off while the tab follows its home: the entry naming the home goes by.
+      net.partition([member!]);
+      assert.ok(await net.clock.runUntil(() => entryAt(net.nodes[0]!)?.home === home!.id, 2_000, 0), "the tab did not follow its home");
+      await net.clock.runFor(200);
+      net.heal();
+      await net.clock.runFor(40_000); // a few anti-entropy rounds
+      t.diagnostic(`the member's entry of the tab after the heal: ${JSON.stringify({ home: entryAt(member!)?.home === home!.id ? "its home" : entryAt(member!)?.home, incBumped: (entryAt(member!)?.inc ?? 0) > missed.inc })}`);
+      const l = await measureLeave(net, tab);
+      assert.ok(l.goneEverywhereMs <= LEAVE_BOUND_MS, `the tab was gone everywhere after ${l.goneEverywhereMs} ms`);
+      assert.equal(l.otherwiseGone, 0, `${l.otherwiseGone} members did not take the tab's leave`);
+    } finally {
+      net.dispose();
+    }
+  });
+
   // A background tab's timers are throttled, a hidden one's frozen: it is dead meanwhile, and back when it wakes.
   it(`a frozen tab is dead in every view within ${DETECTION_BOUND_MS} ms, and back when it thaws`, async (t) => {
     const { net, tab } = await setUp(9_001);

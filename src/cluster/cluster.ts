@@ -18,6 +18,7 @@ import { HeadMembership, parseHeadReport, WorkerMembership, type HeadAnswer } fr
 import { ErrorCode, PulsingError, PulsingRuntimeError, PulsingTimeoutError, raceSignal } from "../errors/errors.js";
 import { DEFAULT_MEMBERSHIP, type Member, type MemberEventType, type MemberLoad, type Membership, type MembershipHost, type MembershipOptions } from "./membership.js";
 import type { NameEntry, RegistrySnapshot } from "./registry.js";
+import { Prober } from "./prober.js";
 import { Resolver, type ResolvePolicy } from "./resolve-policy.js";
 
 /**
@@ -57,7 +58,9 @@ export class Cluster {
     this.resolver = new Resolver(options.resolvePolicy, system.nodeId);
     this.#mesh = mesh;
     this.#runtime = system.runtime;
-    this.#probe = (target, timeoutMs) => mesh.ping(target, timeoutMs);
+    // An inbound probe is a sign of life of the prober (set once the membership exists, below).
+    let heard: ((peer: string) => void) | undefined;
+    this.#prober = new Prober(mesh, (peer) => heard?.(peer));
     this.#localSnapshot = () => system.localSnapshot();
     this.#spawn = (className, spawnOptions) => system.spawn(className, spawnOptions);
     const ask = (peer: string, request: ClusterRequest, timeoutMs: number): Promise<unknown> =>
@@ -75,7 +78,7 @@ export class Cluster {
       },
       fetchMembers: (nodeId, { cluster, self, hash }, timeoutMs = 5_000) =>
         ask(nodeId, { t: "members", cluster, ...(self !== undefined ? { self } : {}), ...(hash !== undefined ? { hash } : {}) }, timeoutMs),
-      ping: (nodeId, timeoutMs) => mesh.ping(nodeId, timeoutMs),
+      ping: (nodeId, timeoutMs) => this.#prober.probe(nodeId, timeoutMs),
       probeVia: async (via, target, timeoutMs) => (await ask(via, { t: "probe", target, timeoutMs }, timeoutMs + 250)) === true,
       connect: (nodeId, addrs) => mesh.connect(nodeId, addrs),
       learn: (nodeId, addrs) => mesh.learn(nodeId, addrs),
@@ -112,7 +115,10 @@ export class Cluster {
     }
     mesh.onPeerDisconnected((peer) => this.membership.peerDisconnected(peer));
     const membership = this.membership;
-    if (membership.heard !== undefined) mesh.onPeerHeard((peer) => membership.heard!(peer));
+    if (membership.heard !== undefined) {
+      heard = (peer) => membership.heard!(peer);
+      mesh.onPeerHeard(heard);
+    }
     mesh.onPeerAdmitted((peer) => {
       membership.peerConnected?.(peer);
       this.#homeFeed?.peerConnected(peer);
@@ -129,7 +135,7 @@ export class Cluster {
 
   readonly #mesh: Mesh;
   readonly #runtime: RuntimeKind;
-  readonly #probe: (target: string, timeoutMs: number) => Promise<boolean>;
+  readonly #prober: Prober;
   readonly #localSnapshot: () => RegistrySnapshot;
   readonly #spawn: ClusterSystem["spawn"];
 
@@ -138,6 +144,7 @@ export class Cluster {
     // Full nodes serve the membership feed to the tabs that follow them.
     if (this.membership instanceof GossipMembership && this.#runtime !== "browser") await serveFeeds(this.#mesh, this.membership);
     // A request that is not one, or that fails, is answered with the error (src/transport/request-stream.ts).
+    await this.#prober.listen();
     await this.#mesh.handleRequests(CLUSTER_PROTOCOL, CLUSTER_LIMITS, async (peer, value) => this.#answer(peer, parseClusterRequest(value)));
   }
 
@@ -149,7 +156,7 @@ export class Cluster {
         if (!(membership instanceof GossipMembership) || request.cluster !== membership.cluster) return [];
         return membership.digestFor({ joiner: request.self, sender: peer, hash: request.hash });
       case "probe":
-        return this.#probe(request.target, request.timeoutMs);
+        return this.#prober.probe(request.target, request.timeoutMs);
       case "names":
         return this.#localSnapshot();
       case "head": {
@@ -160,6 +167,15 @@ export class Cluster {
       }
       case "spawn":
         return this.#spawn(request.className, request.options);
+    }
+  }
+
+  /** Leaves the cluster (the membership says goodbye), then stops probing. */
+  async leave(): Promise<void> {
+    try {
+      await this.membership.stop();
+    } finally {
+      this.#prober.stop();
     }
   }
 

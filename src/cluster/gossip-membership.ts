@@ -22,7 +22,7 @@ import { Registry, type RegistrySnapshot } from "./registry.js";
  * heartbeats, so its traffic grows with churn, not with the number of members.
  *
  * Failure detection (SWIM with Lifeguard's care) by a constant number of probes: every full node (Node, Deno)
- * watches its `watch` successors on a ring of hashed node ids (and the tabs connected to it: a tab's home node
+ * watches its `watch` nearest members on a ring of hashed node ids, both sides (and the tabs connected to it: a tab's home node
  * watches it; tabs watch nobody). A watched member silent for `suspectAfter` is probed directly and through
  * `indirectProbes` others at once; when all fail it is *suspect*, announced with its incarnation; a live node that
  * hears it is suspected refutes with a higher incarnation; a suspect that does not refute within
@@ -220,11 +220,14 @@ export class GossipMembership implements Membership, FeedHome {
       if (this.#unheard && !this.#stopped) this.#announce();
     });
     // A tab follows a home node: others learn it (its changes come published by that node), and the tables are
-    // compared at once (what went by while it had no home).
+    // compared at once (what went by while it had no home). The new home comes with a new incarnation: which of two
+    // entries of the tab is newer must be plain (anti-entropy takes the newer; with the same incarnation and
+    // another home, two members could each keep their own and never agree).
     if ("onHome" in this.#topic) {
       this.#topic.onHome((home) => {
         if (this.#stopped) return;
         this.#home = home;
+        this.#incarnation++;
         this.#announce();
         void this.#pushPull(home);
       });
@@ -400,7 +403,7 @@ export class GossipMembership implements Membership, FeedHome {
     return this.#followers.size;
   }
 
-  /** Members this node watches (for tests and the benchmark): ring successors, and tabs connected to it. */
+  /** Members this node watches (for tests and the benchmark): ring neighbours, and tabs connected to it. */
   watched(): string[] {
     return this.#watched().map((r) => r.nodeId);
   }
@@ -561,11 +564,8 @@ export class GossipMembership implements Membership, FeedHome {
   #wouldWatch(record: MemberRecord): boolean {
     if (this.#host.runtime === "browser") return false;
     if (record.runtime === "browser") return record.home === this.#host.nodeId || this.#host.connectedPeers().includes(record.nodeId);
-    const ring = [...this.#fullRing(), record].sort((a, b) => a.ring - b.ring || (a.nodeId < b.nodeId ? -1 : 1));
-    let start = ring.findIndex((r) => r.ring > this.#ringPosition);
-    if (start < 0) start = 0;
-    for (let i = 0; i < Math.min(this.#options.watch, ring.length); i++) if (ring[(start + i) % ring.length] === record) return true;
-    return false;
+    const ring = [...this.#fullRing(), record].sort(byRing);
+    return ringNeighbours(ring, this.#ringPosition, this.#options.watch).includes(record);
   }
 
   /**
@@ -734,20 +734,14 @@ export class GossipMembership implements Membership, FeedHome {
   #fullRing(): MemberRecord[] {
     this.#ring ??= [...this.#records.values()]
       .filter((r) => r.status !== "dead" && r.runtime !== "browser")
-      .sort((a, b) => a.ring - b.ring || (a.nodeId < b.nodeId ? -1 : 1));
+      .sort(byRing);
     return this.#ring;
   }
 
-  /** This node's `watch` successors on the ring, and the tabs connected to it. Tabs watch nobody. */
+  /** This node's `watch` nearest on the ring (see `ringNeighbours`), and the tabs connected to it. Tabs watch nobody. */
   #watched(): MemberRecord[] {
     if (this.#host.runtime === "browser") return [];
-    const ring = this.#fullRing();
-    const watched: MemberRecord[] = [];
-    if (ring.length > 0) {
-      let start = ring.findIndex((r) => r.ring > this.#ringPosition);
-      if (start < 0) start = 0;
-      for (let i = 0; i < Math.min(this.#options.watch, ring.length); i++) watched.push(ring[(start + i) % ring.length]!);
-    }
+    const watched = ringNeighbours(this.#fullRing(), this.#ringPosition, this.#options.watch);
     const connected = new Set(this.#host.connectedPeers());
     for (const record of this.#tabs()) {
       // A tab's home keeps watching it after its connections drop (a closed page): the probe on the disconnect
@@ -1024,4 +1018,30 @@ export class GossipMembership implements Membership, FeedHome {
       actors: this.registry.namesOf(record.nodeId),
     };
   }
+}
+
+const byRing = (a: { ring: number; nodeId: string }, b: { ring: number; nodeId: string }): number => a.ring - b.ring || (a.nodeId < b.nodeId ? -1 : 1);
+
+/**
+ * The `count` members nearest to `position` on `ring` (sorted by ring position, without the node at `position`):
+ * the first successor, the first predecessor, the second successor, and so on. Watching is then mostly mutual (my
+ * first successor's first predecessor is me), so the probes of a pair of neighbours serve both: an inbound probe is
+ * a sign of life, and the one whose turn comes second finds the other recently heard. Every member still has
+ * `count` watchers (its `⌈count/2⌉` predecessors and `⌊count/2⌋` successors).
+ */
+export function ringNeighbours<T extends { ring: number }>(ring: readonly T[], position: number, count: number): T[] {
+  const n = ring.length;
+  if (n === 0) return [];
+  let next = ring.findIndex((r) => r.ring > position);
+  if (next < 0) next = 0;
+  const picked: T[] = [];
+  const seen = new Set<number>();
+  for (let step = 0; picked.length < Math.min(count, n) && step < 2 * n; step++) {
+    const distance = Math.floor(step / 2);
+    const index = step % 2 === 0 ? (next + distance) % n : (((next - 1 - distance) % n) + n) % n;
+    if (seen.has(index)) continue;
+    seen.add(index);
+    picked.push(ring[index]!);
+  }
+  return picked;
 }

@@ -28,7 +28,7 @@ export interface MembershipOptions {
   indirectProbes?: number;
   /** Connections to other members a node keeps (more are made on demand for calls). @default 6 */
   targetPeers?: number;
-  /** Gossip mode: how many members each full node watches (its successors on a ring of node ids). @default 3 */
+  /** Gossip mode: how many members each full node watches (its nearest on a ring of node ids, both sides). @default 3 */
   watch?: number;
 }
 
@@ -118,7 +118,7 @@ export interface MembershipHost {
    * empty answer when `nodeId`'s is the same (anti-entropy).
    */
   fetchMembers(nodeId: string, request: { cluster: string; self?: unknown; hash?: string }, timeoutMs?: number): Promise<unknown>;
-  /** A libp2p ping of `nodeId` within `timeoutMs`. */
+  /** A direct probe of `nodeId` (src/cluster/prober.ts): whether it answered within `timeoutMs`. */
   ping(nodeId: string, timeoutMs: number): Promise<boolean>;
   /** Asks `via` to ping `target` for us. */
   probeVia(via: string, target: string, timeoutMs: number): Promise<boolean>;

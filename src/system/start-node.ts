@@ -149,7 +149,7 @@ export class NodeNetwork implements Network {
   }
 
   leave(): Promise<void> {
-    return this.cluster.membership.stop();
+    return this.cluster.leave();
   }
 
   stop(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Connection, Libp2p, PeerId, Stream, StreamMiddleware } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
+import { lagTolerantSignal, lagTolerantTimeout } from "../util/deadline.js";
 import { decode, encode } from "../wire/codec.js";
 import { isRelayed as isRelayedConnection } from "./connection-kind.js";
 
@@ -196,7 +197,9 @@ export class AdmissionGate {
     state = { promise, resolve, reject, done: false, admitted: false, proven: this.#key === undefined };
     this.#states.set(connection.id, state);
     this.#pending.set(connection.id, connection.remotePeer.toString());
-    const timer = setTimeout(() => {
+    // Time this node's event loop lost does not count (a busy node would cut off its peers, which dial again: a
+    // hundred nodes on two cores churned through connections that way and never settled).
+    const cancelTimer = lagTolerantTimeout(() => {
       if (state!.done) return;
       this.#finish(connection, new AdmissionError("timeout", connection.remotePeer.toString(), false));
       connection.abort(new PulsingRuntimeError(ErrorCode.ADMISSION_REFUSED, "admission timed out"));
@@ -204,7 +207,7 @@ export class AdmissionGate {
     connection.addEventListener(
       "close",
       () => {
-        clearTimeout(timer);
+        cancelTimer();
         this.#pending.delete(connection.id);
         // Let a refusal that already arrived be read first: it names the reason, a bare close does not.
         setTimeout(() => {
@@ -246,12 +249,13 @@ export class AdmissionGate {
 
   async #dial(connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const signal = lagTolerantSignal(this.#timeoutMs);
     let stream: Stream;
     try {
       stream = await connection.newStream(ADMIT_PROTOCOL, { signal, runOnLimitedConnection: true });
     } catch {
-      this.#finish(connection, new AdmissionError("bad-hello", peer, false));
+      // No admission stream: the peer does not speak admission (not a Pulsing node), or was too busy to take one in time.
+      this.#finish(connection, new AdmissionError(signal.aborted ? "timeout" : "bad-hello", peer, false));
       await connection.close().catch(() => {});
       return;
     }
@@ -292,7 +296,7 @@ export class AdmissionGate {
   async #listen(stream: Stream, connection: Connection): Promise<void> {
     this.#state(connection);
     const peer = connection.remotePeer.toString();
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const signal = lagTolerantSignal(this.#timeoutMs);
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
     try {
       const hello = read(await lp.read({ signal }));

@@ -4,7 +4,6 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Connection, Libp2p, PrivateKey, Stream } from "@libp2p/interface";
 import { noise } from "@libp2p/noise";
-import { ping } from "@libp2p/ping";
 import { yamux } from "@libp2p/yamux";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
@@ -127,10 +126,6 @@ export class Mesh {
         ...plan.services,
         // Identify runs once a connection is admitted, so unadmitted peers learn nothing about us.
         identify: identify({ runOnConnectionOpen: false }),
-        // libp2p's ping allows 1 outbound and 2 inbound streams per connection: a node probing a member for itself
-        // and for another member at once had its second ping refused on the spot (a false "no" that set off
-        // suspicion storms while a large cluster joined). Concurrent pings of one peer also share one (see ping()).
-        ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
         // Where a node this one has no address for is: asked of connected peers (a PeerRouting libp2p's dialer
         // consults too), answered only to admitted peers.
         findNode: findNode({ admitted: (connection) => gate!.wait(connection), isAdmitted: (peer) => gate?.isAdmitted(peer) ?? false }),
@@ -305,31 +300,6 @@ export class Mesh {
   }
 
   #heard: ((peer: string) => void) | undefined;
-
-  /** A libp2p ping of `peer` (dialing it if needed); false when it does not answer within `timeoutMs`. */
-  async ping(peer: string, timeoutMs: number): Promise<boolean> {
-    if (this.#stopping) return false;
-    // A ping already under way answers for this one too (a probe of our own and one for another member).
-    const inFlight = this.#pings.get(peer);
-    if (inFlight !== undefined) return inFlight;
-    const pinging = (async () => {
-      try {
-        const pinger = this.node.services.ping as { ping(peer: unknown, options: { signal: AbortSignal }): Promise<number> };
-        await pinger.ping(peerIdFromString(peer), { signal: timeoutSignal(timeoutMs) });
-        return true;
-      } catch {
-        return false;
-      }
-    })();
-    this.#pings.set(peer, pinging);
-    try {
-      return await pinging;
-    } finally {
-      this.#pings.delete(peer);
-    }
-  }
-
-  readonly #pings = new Map<string, Promise<boolean>>();
 
   /**
    * Answers `protocol`'s requests (one per stream, see request-stream.ts) from admitted peers only: a layer above
@@ -523,7 +493,8 @@ export class Mesh {
    * Dials every seed and keeps dialing (with backoff) those that are down or drop: a node keeps a connection to
    * each of its seeds, so losing one (a seed that restarts) leaves it connected through the others. Resolves when
    * one seed is admitted or every seed has been tried once; rejects when seeds answered and all refused admission
-   * (a wrong or missing cluster secret is a configuration error worth failing `init()` for).
+   * (a wrong or missing cluster secret is a configuration error worth failing `init()` for; a seed too busy to
+   * finish admission within its timeout is not: it is tried again).
    */
   async #join(seeds: Multiaddr[][]): Promise<void> {
     if (seeds.length === 0) return;
@@ -619,7 +590,9 @@ export class Mesh {
             resolve("unreachable");
             return; // a seed list that names this node itself
           }
-          resolve(error instanceof AdmissionError && error.reason !== "closed" ? error : "unreachable");
+          // A refusal (another secret, not a Pulsing node) fails init(); a seed that closed the connection or was too
+          // busy to finish admission in time (a hundred nodes joining through it at once) is tried again.
+          resolve(error instanceof AdmissionError && error.reason !== "closed" && error.reason !== "timeout" ? error : "unreachable");
         }
         const delay = Math.min(SEED_BACKOFF_MAX_MS, SEED_BACKOFF_MIN_MS * 2 ** attempt++) * (0.75 + Math.random() / 2);
         await new Promise<void>((wake) => {

@@ -2,7 +2,7 @@
  * Guarded polyfills for what the stack needs and older runtimes lack.
  * Imported first by every public entry; each shim installs only when missing.
  *
- * - `Promise.withResolvers`: Node 20 lacks it; it-queue, yamux, @libp2p/utils and ping call it.
+ * - `Promise.withResolvers`: Node 20 lacks it; it-queue, yamux and @libp2p/utils call it.
  * - `Symbol.dispose` / `Symbol.asyncDispose`: lowered `using` declarations look them up.
  */
 interface PromiseConstructorWithResolvers {

@@ -4,12 +4,13 @@
  * `{ "ready": [nodeIds] }`, then answers one line per command:
  *   {"views": true}   → {"views": [[nodeId, [alive member ids], [public names]], …]}
  *   {"kill": i}       → {"killed": nodeId}   node i's libp2p stops at once: no goodbye, no leave
- *   {"traffic": true} → {"traffic": { gossipBytesIn, messagesIn, messagesOut, cpuMs, wireBytesOut }} summed over this
+ *   {"profile": {ms, path}} → {"profiled": path}  a V8 CPU profile of this process over `ms` (for benchmarks)
+ *   {"traffic": true} → {"traffic": { gossipBytesIn, messagesIn, messagesOut, cpuMs, wireBytesOut, connectionsOpened, connectionsClosed }} summed over this
  *                       process's nodes (gossip bytes: bytes arriving on gossipsub streams; wire bytes: every byte
  *                       this process wrote — to its sockets, all protocols, after noise and yamux — from
  *                       /proc/self/io, or -1 where there is none)
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as pul from "pulsing";
 import { Counter } from "../fixtures/actors.js";
 
@@ -28,6 +29,15 @@ for (let i = 0; i < count; i++) {
   systems.push(system);
 }
 say({ ready: systems.map((s) => s.nodeId) });
+
+// Connections opened and closed (churn: a steady cluster keeps its connections).
+let connectionsOpened = 0;
+let connectionsClosed = 0;
+for (const system of systems) {
+  const node = (system as unknown as { mesh: { node: EventTarget } }).mesh.node;
+  node.addEventListener("connection:open", () => void connectionsOpened++);
+  node.addEventListener("connection:close", () => void connectionsClosed++);
+}
 
 // Count the bytes arriving on every gossipsub stream of these nodes.
 let gossipBytesIn = 0;
@@ -90,8 +100,22 @@ async function handle(command: Record<string, unknown>): Promise<void> {
         messagesOut: totals.reduce((a, t) => a + t.messagesOut, 0),
         cpuMs: (cpu.user + cpu.system) / 1000,
         wireBytesOut: bytesWritten(),
+        connectionsOpened,
+        connectionsClosed,
       },
     });
+  } else if ("profile" in command) {
+    const { ms, path } = command.profile as { ms: number; path: string };
+    const { Session } = await import("node:inspector/promises");
+    const session = new Session();
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.start");
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
+    say({ profiled: path });
   } else if ("kill" in command) {
     const victim = systems[command.kill as number]!;
     await (victim as unknown as { mesh: { node: { stop(): Promise<void> } } }).mesh.node.stop();

@@ -79,16 +79,19 @@ export interface RawNodeOptions {
   identify?: boolean;
   /** Run gossipsub (signed messages, as the cluster's). */
   gossip?: boolean;
+  /** Listen on a loopback TCP port (a stand-in seed), instead of only dialing. */
+  listen?: boolean;
 }
 
 export type RawNode = Libp2p<Record<string, unknown>>;
 
-/** A plain js-libp2p node that only dials (no listen address). */
+/** A plain js-libp2p node that only dials (no listen address, unless `listen`). */
 export async function rawNode(options: RawNodeOptions = {}): Promise<RawNode> {
   const services: Record<string, (components: never) => unknown> = {};
   if (options.identify === true || options.gossip === true) services.identify = identify() as never;
   if (options.gossip === true) services.pubsub = gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) as never;
   return (await createLibp2p({
+    ...(options.listen === true ? { addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] } } : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

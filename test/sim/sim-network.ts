@@ -24,7 +24,8 @@
  *   (src/wire/codec.ts: exact msgpack sizes; the answer is decoded again, so the caller sees an untrusted copy)
  *   plus `rpcOverheadBytes` each (default 64: stream framing, method name, call id). `probeVia` also costs the
  *   helper's ping.
- * - Ping: 32 bytes each way (libp2p ping's payload) + 12 (a yamux frame): 44 bytes, one message each way.
+ * - Probe (src/cluster/prober.ts): a 4-byte numbered frame and its varint length + 12 (a yamux frame): 17 bytes, one
+ *   message each way on a stream kept open. An arriving probe is a sign of life of the prober (`heard`), as on a node.
  * - Connections: symmetric; `connect` takes three one-way latencies (TCP and noise handshakes), one more and both
  *   sides' `onPeerSubscribed` listeners fire (subscriptions exchanged). Setup bytes are not counted. The mesh's
  *   seed loop is modelled too: a node that lost its connection to the node it joined through dials it again
@@ -136,7 +137,7 @@ interface NodeTimer {
 }
 
 const flow = (): Flow => ({ msgsIn: 0, msgsOut: 0, bytesIn: 0, bytesOut: 0 });
-const PING_BYTES = 44;
+const PING_BYTES = 17;
 
 /** A membership event seen by a node: suspicions, deaths and `memberGone` (arrivals are counted, not listed). */
 export interface SimEvent {
@@ -769,6 +770,7 @@ export class SimNetwork {
         target.traffic.ping.bytesIn += PING_BYTES;
         target.traffic.ping.msgsOut++;
         target.traffic.ping.bytesOut += PING_BYTES;
+        target.exec(() => target.membership.heard?.(caller.id));
         this.clock.setTimeout(() => {
           if (!caller.up || !target.up || caller.group !== target.group) return;
           caller.traffic.ping.msgsIn++;
