@@ -7,6 +7,8 @@ import { SYSTEM_ACTOR_LOCAL_ID, SystemActor } from "./actor/system-actor.js";
 import { ActorSystem } from "./system/actor-system.js";
 import { checkSystemOptions, RESOLVE_OPTIONS, type ActorSystemOptions, type MountOptions, type ResolveOptions, type SpawnOptions } from "./system/options.js";
 import { checkOptions, constructor, type OptionSchema } from "./util/options.js";
+import { registerBackend } from "./streaming/backend.js";
+import type { QueueApi } from "./streaming/queue.js";
 
 /**
  * The global, module-level API (`pul.init()`, `pul.spawn()`, …): one process-wide system set by `init()`.
@@ -137,3 +139,13 @@ export async function getSystemActor(system?: ActorSystem, nodeId?: string): Pro
   const ref = await sys.refer(`${nodeId ?? sys.nodeId}:${SYSTEM_ACTOR_LOCAL_ID}`);
   return ref.asType(SystemActor);
 }
+
+/**
+ * Queues of the global system (`system.queue` for another): `queue.write(name, options)`, `queue.read(name,
+ * options)`, and `queue.registerBackend(name, Class)` (which needs no system).
+ */
+export const queue: QueueApi = {
+  write: (topic, options) => getSystem().queue.write(topic, options),
+  read: (topic, options) => getSystem().queue.read(topic, options),
+  registerBackend,
+};

@@ -26,6 +26,7 @@ export {
   unmount,
   askWithTimeout,
   getSystemActor,
+  queue,
 } from "./global.js";
 export type { SpawnArgs, ResolveProxyOptions } from "./global.js";
 
@@ -63,6 +64,10 @@ export type { RuntimeKind } from "./platform/platform.js";
 export type { ConnectionInfo } from "./transport/mesh.js";
 export type { Member, MembershipOptions } from "./cluster/membership.js";
 export type { ResolvePolicy } from "./cluster/resolve-policy.js";
+export { QueueWriter, QueueReader } from "./streaming/queue.js";
+export type { QueueApi, QueueWriteOptions, QueueReadOptions, QueueGetOptions, QueueStats } from "./streaming/queue.js";
+export { MemoryBackend } from "./streaming/backend.js";
+export type { StorageBackend, StorageBackendClass, BackendInit, QueueRecord } from "./streaming/backend.js";
 export type { NameEntry } from "./cluster/registry.js";
 
 export {

@@ -29,7 +29,8 @@ export interface ProbeMesh {
 interface ProbeLink {
   readonly stream: Stream;
   readonly writer: FrameWriter;
-  readonly waiting: Map<number, () => void>;
+  /** Probes waiting for their echo: told `false` at once when the stream ends (a killed member's reset). */
+  readonly waiting: Map<number, (echoed: boolean) => void>;
   lastUsed: number;
   closed: boolean;
 }
@@ -80,7 +81,7 @@ export class Prober {
       link = await this.#link(peer, timeoutMs);
       if (link.closed) return false;
       const seq = (this.#seq = (this.#seq + 1) >>> 0);
-      const echo = new Promise<true>((resolve) => link!.waiting.set(seq, () => resolve(true)));
+      const echo = new Promise<boolean>((resolve) => link!.waiting.set(seq, resolve));
       link.lastUsed = Date.now();
       link.writer.write(encodeSeq(seq));
       return await echo;
@@ -107,7 +108,7 @@ export class Prober {
 
   async #open(peer: string, timeoutMs: number): Promise<ProbeLink> {
     const stream = await this.#mesh.openStream(peer, PROBE_PROTOCOL, timeoutMs);
-    const waiting = new Map<number, () => void>();
+    const waiting = new Map<number, (echoed: boolean) => void>();
     let link: ProbeLink | undefined;
     const writer = openFrameStream(
       stream,
@@ -119,7 +120,7 @@ export class Prober {
           const resolve = seq === undefined ? undefined : waiting.get(seq);
           if (resolve === undefined) return; // a late echo of a probe that timed out
           waiting.delete(seq!);
-          resolve();
+          resolve(true);
         },
         oversized: () => link !== undefined && this.#drop(peer, link),
       },
@@ -136,13 +137,14 @@ export class Prober {
   #forget(peer: string, link: ProbeLink): void {
     link.closed = true;
     if (this.#links.get(peer) === link) this.#links.delete(peer);
+    for (const resolve of link.waiting.values()) resolve(false);
+    link.waiting.clear();
   }
 
   /** Closes a link that failed or idles (and forgets it): a late echo cannot answer a later probe. */
   #drop(peer: string, link: ProbeLink): void {
     if (link.closed) return;
     this.#forget(peer, link);
-    link.waiting.clear();
     link.writer.close();
     link.stream.abort(new Error("probe link closed"));
   }

@@ -20,6 +20,8 @@ import {
   type SpawnOptions,
 } from "./options.js";
 import type { NodeNetwork } from "./start-node.js";
+import { queueApi, type QueueApi } from "../streaming/queue.js";
+import { registerQueueHost, type QueueHost } from "../streaming/queue-host.js";
 
 declare module "../actor/context.js" {
   interface ActorContext {
@@ -89,6 +91,17 @@ export class ActorSystem extends EventTarget {
     });
     this.runtime = this.#local.runtime;
     this.startedAt = this.#local.startedAt;
+    const system = this;
+    this.#queueHost = {
+      nodeId,
+      runtime: this.runtime,
+      get clustered() {
+        return system.#node !== undefined;
+      },
+      members: () => system.members(),
+      spawn: (target, options) => system.spawn(target, options),
+      resolve: (name, options) => system.resolve(name, options),
+    };
   }
 
   /** @internal */
@@ -106,6 +119,8 @@ export class ActorSystem extends EventTarget {
     const { peerIdFromPrivateKey } = await import("@libp2p/peer-id");
     const system = new ActorSystem(peerIdFromPrivateKey(privateKey).toString());
     await system.#local.startSystemActor();
+    // The node's queue storage (an actor other nodes may start here) finds this system's view through it.
+    system.onShutdown(registerQueueHost(system.#queueHost));
     if (!networked) return system;
     try {
       // The transport and the cluster are loaded only by networked systems.
@@ -250,6 +265,16 @@ export class ActorSystem extends EventTarget {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
+
+  /** Queues on this system's cluster (`pul.queue` is the global system's): buckets owned by distance. */
+  get queue(): QueueApi {
+    this.#queue ??= queueApi(this.#queueHost);
+    return this.#queue;
+  }
+
+  #queue: QueueApi | undefined;
+
+  readonly #queueHost: QueueHost;
 
   /** @internal Called once when the system has shut down. */
   onShutdown(listener: () => void): void {

@@ -1,0 +1,486 @@
+import type { ActorProxy } from "../actor/proxy-types.js";
+import { ErrorCode, PulsingError, PulsingRuntimeError } from "../errors/errors.js";
+import { checkOptions, integer, nested, oneOf, string, type Check, type OptionSchema } from "../util/options.js";
+import { registerBackend, type QueueRecord, type StorageBackendClass } from "./backend.js";
+import { bucketKey, bucketOf, closestNodes } from "./bucket.js";
+import { bucketOwners, type QueueHost } from "./queue-host.js";
+import { QUEUE_STORAGE_NAME, QueueStorage, type BucketSpec, type Owned } from "./queue-storage.js";
+
+/** Options of `queue.write()` (Pulsing's `write_queue`). */
+export interface QueueWriteOptions {
+  /** The record field whose value picks the bucket. @default "id" */
+  bucketColumn?: string;
+  /** @default 4 */
+  numBuckets?: number;
+  /** Records per bucket sent in one batch. @default 100 */
+  batchSize?: number;
+  /** `"memory"` (default) or a name given to `queue.registerBackend()` on the owning nodes. */
+  backend?: string;
+  backendOptions?: Record<string, unknown>;
+  /** Copies of each bucket (owner + followers). Only 1 is built yet. @default 1 */
+  replication?: number;
+  /** `"leader"`: a record is acknowledged once its owner stored it (`"all"` needs replication). @default "leader" */
+  acks?: "leader" | "all";
+}
+
+/** Options of `queue.read()` (Pulsing's `read_queue`): which buckets, and the reader group. */
+export interface QueueReadOptions {
+  bucketId?: number;
+  bucketIds?: number[];
+  /** With `worldSize`: this reader takes the buckets `i` with `i % worldSize === rank`. */
+  rank?: number;
+  worldSize?: number;
+  /** @default 4 */
+  numBuckets?: number;
+  backend?: string;
+  backendOptions?: Record<string, unknown>;
+  /** A reader group: its offsets are committed to the buckets (`commit()`), and a new reader of it resumes there. */
+  group?: string;
+}
+
+export interface QueueGetOptions {
+  /** @default 100 */
+  limit?: number;
+  /** Wait for a record when there is none yet. @default false */
+  wait?: boolean;
+  /** How long to wait (ms). @default 30_000 */
+  timeout?: number;
+}
+
+/** `writer.stats()`. */
+export interface QueueStats {
+  topic: string;
+  numBuckets: number;
+  /** Records put and not yet acknowledged. */
+  pending: number;
+  buckets: Array<{ bucketId: number; owner: string | undefined; replicas: string[]; totalCount: number | undefined; error?: string }>;
+}
+
+const plainObject: Check<Record<string, unknown>> = (where, name, value) => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `${where}: '${name}' must be an object`);
+  }
+  return value as Record<string, unknown>;
+};
+
+const WRITE_OPTIONS = {
+  bucketColumn: string,
+  numBuckets: integer(1),
+  batchSize: integer(1),
+  backend: string,
+  backendOptions: plainObject,
+  replication: integer(1),
+  acks: oneOf("leader", "all"),
+} satisfies OptionSchema<QueueWriteOptions>;
+
+const READ_OPTIONS = {
+  bucketId: integer(0),
+  bucketIds: ((where, name, value) => {
+    if (!Array.isArray(value) || value.length === 0 || !value.every((v) => Number.isSafeInteger(v) && v >= 0)) {
+      throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `${where}: '${name}' must be a non-empty array of bucket ids (integers ≥ 0)`);
+    }
+    return value as number[];
+  }) as Check<number[]>,
+  rank: integer(0),
+  worldSize: integer(1),
+  numBuckets: integer(1),
+  backend: string,
+  backendOptions: plainObject,
+  group: string,
+} satisfies OptionSchema<QueueReadOptions>;
+
+const GET_OPTIONS = {
+  limit: integer(1),
+  wait: ((where, name, value) => {
+    if (typeof value !== "boolean") throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `${where}: '${name}' must be a boolean`);
+    return value;
+  }) as Check<boolean>,
+  timeout: integer(0),
+} satisfies OptionSchema<QueueGetOptions>;
+
+/** Redirects followed before a call gives up (views differ only while membership changes). */
+const MAX_REDIRECTS = 4;
+/** How long a queue call may take beyond what it waits for. */
+const CALL_TIMEOUT_MS = 10_000;
+/** Attempts of a batch (the same batch number each time: its owner stores it once). */
+const MAX_ATTEMPTS = 5;
+
+function checkTopic(where: string, topic: unknown): string {
+  if (typeof topic !== "string" || topic.length === 0 || topic.length > 256) {
+    throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `${where}: the queue name must be a non-empty string of at most 256 characters`);
+  }
+  return topic;
+}
+
+/** Calls a bucket's owner: the node closest to the bucket in this view, following its redirects. */
+class BucketClient {
+  readonly #host: QueueHost;
+  readonly #storages = new Map<string, Promise<ActorProxy<QueueStorage>>>();
+
+  constructor(host: QueueHost) {
+    this.#host = host;
+  }
+
+  owner(topic: string, bucketId: number): string | undefined {
+    return closestNodes(bucketKey(topic, bucketId), bucketOwners(this.#host), 1)[0];
+  }
+
+  /** `waitMs`: how long the owner may hold the call (a waiting read); a call that outlasts it by 10 s fails (a frozen owner). */
+  async call<T>(topic: string, bucketId: number, ask: (storage: ActorProxy<QueueStorage>) => Promise<Owned<T>>, waitMs = 0): Promise<T> {
+    let node = this.owner(topic, bucketId);
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      if (node === undefined) throw new PulsingRuntimeError(ErrorCode.NODE_UNREACHABLE, `queue '${topic}': no Node or Deno member to own bucket ${bucketId}`);
+      const answer = await ask((await this.#storage(node)).withOptions({ timeout: waitMs + CALL_TIMEOUT_MS }));
+      if (answer.ok) return answer.value;
+      node = answer.redirect;
+    }
+    throw new PulsingRuntimeError(ErrorCode.NODE_UNREACHABLE, `queue '${topic}': bucket ${bucketId} was redirected ${MAX_REDIRECTS} times (membership still settling)`);
+  }
+
+  /** The queue storage of `node`: started there on first use (every node registers the class). */
+  #storage(node: string): Promise<ActorProxy<QueueStorage>> {
+    let storage = this.#storages.get(node);
+    if (storage === undefined) {
+      storage = (async () => {
+        const here = node === this.#host.nodeId;
+        const found = await this.#host.resolve(QUEUE_STORAGE_NAME, { nodeId: node }).catch(() => undefined);
+        if (found !== undefined) return found.asType(QueueStorage);
+        try {
+          return (await this.#host.spawn(QueueStorage, { name: QUEUE_STORAGE_NAME, public: true, ...(here ? {} : { node }) })).asType(QueueStorage);
+        } catch (error) {
+          // Another writer started it first.
+          if (error instanceof PulsingError && (error as { code?: string }).code === ErrorCode.NAME_TAKEN) {
+            return (await this.#host.resolve(QUEUE_STORAGE_NAME, { nodeId: node, timeout: 5_000 })).asType(QueueStorage);
+          }
+          throw error;
+        }
+      })();
+      this.#storages.set(node, storage);
+      storage.catch(() => this.#storages.delete(node));
+    }
+    return storage;
+  }
+
+  forget(node: string | undefined): void {
+    if (node !== undefined) this.#storages.delete(node);
+  }
+}
+
+interface WriterBucket {
+  pending: QueueRecord[];
+  seq: number;
+  sending: Promise<void>;
+  /** A batch that failed since the last flush(), which reports it. */
+  failure: unknown;
+}
+
+/** Writes records to a queue's buckets (`queue.write()`). */
+export class QueueWriter {
+  readonly topic: string;
+  readonly #client: BucketClient;
+  readonly #column: string;
+  readonly #numBuckets: number;
+  readonly #batchSize: number;
+  readonly #spec: BucketSpec;
+  readonly #producer = crypto.randomUUID();
+  /** Per bucket: records not yet sent, the next batch number, and the send under way (batches go in order). */
+  readonly #buckets = new Map<number, WriterBucket>();
+  #unacknowledged = 0;
+
+  /** @internal */
+  constructor(host: QueueHost, topic: string, options: Required<Pick<QueueWriteOptions, "bucketColumn" | "numBuckets" | "batchSize">> & { spec: BucketSpec }) {
+    this.topic = topic;
+    this.#client = new BucketClient(host);
+    this.#column = options.bucketColumn;
+    this.#numBuckets = options.numBuckets;
+    this.#batchSize = options.batchSize;
+    this.#spec = options.spec;
+  }
+
+  /**
+   * Queues a record (or records) for their buckets; a full batch goes out at once. Resolves once the records are
+   * queued; `flush()` resolves once they are acknowledged.
+   */
+  async put(records: QueueRecord | readonly QueueRecord[]): Promise<void> {
+    const list = Array.isArray(records) ? (records as readonly QueueRecord[]) : [records as QueueRecord];
+    const placed = list.map((record, i) => {
+      if (typeof record !== "object" || record === null || Array.isArray(record)) {
+        throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `queue '${this.topic}': record ${i} is not an object`);
+      }
+      if (!(this.#column in record) || record[this.#column] === undefined) {
+        throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `queue '${this.topic}': record ${i} has no bucket column '${this.#column}'`);
+      }
+      return { record, bucketId: bucketOf(record[this.#column], this.#numBuckets) };
+    });
+    for (const { record, bucketId } of placed) {
+      const bucket = this.#bucket(bucketId);
+      bucket.pending.push(record);
+      this.#unacknowledged++;
+      if (bucket.pending.length >= this.#batchSize) this.#send(bucketId);
+    }
+  }
+
+  /** Resolves once every record put before it is acknowledged by its bucket's owner; rejects with what failed. */
+  async flush(): Promise<void> {
+    for (const [bucketId, bucket] of this.#buckets) if (bucket.pending.length > 0) this.#send(bucketId);
+    await Promise.all([...this.#buckets.values()].map((bucket) => bucket.sending));
+    for (const bucket of this.#buckets.values()) {
+      const failure = bucket.failure;
+      if (failure === undefined) continue;
+      bucket.failure = undefined; // reported once: the records of that batch were not acknowledged
+      throw failure;
+    }
+  }
+
+  async stats(): Promise<QueueStats> {
+    const buckets = await Promise.all(
+      Array.from({ length: this.#numBuckets }, async (_, bucketId) => {
+        const owner = this.#client.owner(this.topic, bucketId);
+        try {
+          const stats = await this.#client.call(this.topic, bucketId, async (storage) => ({ ok: true as const, value: await storage.stats(this.topic, bucketId) }));
+          return { bucketId, owner, replicas: [], totalCount: (stats?.totalCount as number | undefined) ?? 0 };
+        } catch (error) {
+          return { bucketId, owner, replicas: [], totalCount: undefined, error: (error as Error).message };
+        }
+      }),
+    );
+    return { topic: this.topic, numBuckets: this.#numBuckets, pending: this.#unacknowledged, buckets };
+  }
+
+  #bucket(bucketId: number): WriterBucket {
+    let bucket = this.#buckets.get(bucketId);
+    if (bucket === undefined) this.#buckets.set(bucketId, (bucket = { pending: [], seq: 0, sending: Promise.resolve(), failure: undefined }));
+    return bucket;
+  }
+
+  #send(bucketId: number): void {
+    const bucket = this.#bucket(bucketId);
+    const records = bucket.pending.splice(0, bucket.pending.length);
+    const seq = bucket.seq++;
+    // After the previous batch of this bucket; a failure is kept until a flush() reports it.
+    bucket.sending = bucket.sending.then(() =>
+      this.#deliver(bucketId, seq, records).catch((error: unknown) => {
+        bucket.failure ??= error;
+      }),
+    );
+  }
+
+  async #deliver(bucketId: number, seq: number, records: QueueRecord[]): Promise<void> {
+    for (let offset = 0; offset < records.length; offset += this.#batchSize) {
+      const batch = records.slice(offset, offset + this.#batchSize);
+      // One batch number per batch sent: a batch split here takes a sub-number (seq·2^16 + part).
+      const number = seq * 65_536 + offset / this.#batchSize;
+      let lastError: unknown;
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        try {
+          await this.#client.call(this.topic, bucketId, (storage) => storage.put(this.topic, bucketId, this.#spec, this.#producer, number, batch));
+          lastError = undefined;
+          break;
+        } catch (error) {
+          lastError = error;
+          // An answer that is an error (bad records, unknown backend) will not change: only a lost owner is retried.
+          const code = (error as { code?: string }).code;
+          if (code !== ErrorCode.NODE_UNREACHABLE && code !== ErrorCode.CONNECTION_LOST && code !== ErrorCode.NODE_DEAD && code !== ErrorCode.TIMEOUT) break;
+          this.#client.forget(this.#client.owner(this.topic, bucketId));
+          await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+        }
+      }
+      if (lastError !== undefined) throw lastError;
+      this.#unacknowledged -= batch.length;
+    }
+  }
+}
+
+/** Reads records of some buckets of a queue, each from its own offset (`queue.read()`). */
+export class QueueReader implements AsyncIterable<QueueRecord> {
+  readonly topic: string;
+  readonly bucketIds: readonly number[];
+  readonly group: string | undefined;
+  readonly #client: BucketClient;
+  readonly #spec: BucketSpec;
+  readonly #offsets = new Map<number, number>();
+  #next = 0;
+
+  /** @internal */
+  constructor(host: QueueHost, topic: string, bucketIds: number[], spec: BucketSpec, group: string | undefined) {
+    this.topic = topic;
+    this.bucketIds = bucketIds;
+    this.group = group;
+    this.#client = new BucketClient(host);
+    this.#spec = spec;
+    for (const bucketId of bucketIds) this.#offsets.set(bucketId, 0);
+  }
+
+  /** @internal A group reader starts where its group committed. */
+  async resume(): Promise<void> {
+    if (this.group === undefined) return;
+    const group = this.group;
+    await Promise.all(
+      this.bucketIds.map(async (bucketId) => {
+        this.#offsets.set(bucketId, await this.#client.call(this.topic, bucketId, (storage) => storage.committed(this.topic, bucketId, this.#spec, group)));
+      }),
+    );
+  }
+
+  /**
+   * Up to `limit` records from this reader's buckets, from each bucket's offset (which moves past them). With
+   * `wait`, waits on all its buckets at once for the first record, and returns `[]` at `timeout`.
+   */
+  async get(options: QueueGetOptions = {}): Promise<QueueRecord[]> {
+    checkOptions("reader.get()", options, GET_OPTIONS);
+    const limit = options.limit ?? 100;
+    const records: QueueRecord[] = [];
+    // Round-robin over the buckets, starting after the one the last call started with.
+    const order = this.bucketIds.map((_, i) => this.bucketIds[(this.#next + i) % this.bucketIds.length]!);
+    this.#next = (this.#next + 1) % this.bucketIds.length;
+    for (const bucketId of order) {
+      if (records.length >= limit) break;
+      records.push(...(await this.#read(bucketId, limit - records.length, 0)));
+    }
+    if (records.length > 0 || options.wait !== true) return records;
+    const deadline = Date.now() + (options.timeout ?? 30_000);
+    // An owner holds a waiting read for at most 60 s: wait again until the deadline.
+    for (;;) {
+      const found = await this.#firstOf(order, limit, Math.max(0, deadline - Date.now()));
+      if (found.length > 0 || Date.now() >= deadline) return found;
+    }
+  }
+
+  /**
+   * Every bucket at once; the first to answer with records wins. The others' answers are not taken (their offsets
+   * do not move), so nothing is lost: they are read again next time.
+   */
+  #firstOf(bucketIds: readonly number[], limit: number, waitMs: number): Promise<QueueRecord[]> {
+    let settled = false;
+    return new Promise<QueueRecord[]>((resolve, reject) => {
+      let left = bucketIds.length;
+      for (const bucketId of bucketIds) {
+        this.#fetch(bucketId, limit, waitMs).then(
+          (found) => {
+            left--;
+            if (!settled && found.length > 0) {
+              settled = true;
+              this.#offsets.set(bucketId, this.#offsets.get(bucketId)! + found.length);
+              resolve(found);
+            } else if (left === 0 && !settled) resolve([]);
+          },
+          (error: unknown) => {
+            left--;
+            if (!settled) {
+              settled = true;
+              reject(error);
+            }
+          },
+        );
+      }
+    });
+  }
+
+  async #read(bucketId: number, limit: number, waitMs: number): Promise<QueueRecord[]> {
+    const found = await this.#fetch(bucketId, limit, waitMs);
+    this.#offsets.set(bucketId, this.#offsets.get(bucketId)! + found.length);
+    return found;
+  }
+
+  #fetch(bucketId: number, limit: number, waitMs: number): Promise<QueueRecord[]> {
+    const offset = this.#offsets.get(bucketId)!;
+    return this.#client.call(this.topic, bucketId, (storage) => storage.get(this.topic, bucketId, this.#spec, offset, limit, waitMs), waitMs);
+  }
+
+  /** Back to the start of every bucket (offset 0). */
+  reset(): void {
+    for (const bucketId of this.bucketIds) this.#offsets.set(bucketId, 0);
+  }
+
+  /** Moves one bucket's offset (or every bucket's). */
+  setOffset(offset: number, bucketId?: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "setOffset(): the offset must be an integer ≥ 0");
+    if (bucketId !== undefined && !this.#offsets.has(bucketId)) {
+      throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `setOffset(): this reader does not read bucket ${bucketId} (it reads ${this.bucketIds.join(", ")})`);
+    }
+    for (const id of bucketId === undefined ? this.bucketIds : [bucketId]) this.#offsets.set(id, offset);
+  }
+
+  /** This reader's offsets, by bucket. */
+  offsets(): Record<number, number> {
+    return Object.fromEntries(this.#offsets);
+  }
+
+  /** Commits this reader's offsets to its buckets for its group (a reader of the group resumes there). */
+  async commit(): Promise<void> {
+    const group = this.group;
+    if (group === undefined) throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `commit(): reader of '${this.topic}' has no group (queue.read(name, { group }))`);
+    await Promise.all(
+      this.bucketIds.map((bucketId) =>
+        this.#client.call(this.topic, bucketId, (storage) => storage.commit(this.topic, bucketId, this.#spec, group, this.#offsets.get(bucketId)!)),
+      ),
+    );
+  }
+
+  /** Records as they arrive, one at a time (pulled: a slow consumer slows the reads). */
+  async *[Symbol.asyncIterator](): AsyncIterator<QueueRecord> {
+    for (;;) {
+      for (const record of await this.get({ limit: 100, wait: true, timeout: 1_000 })) yield record;
+    }
+  }
+}
+
+/** `queue.write()` on `host`. */
+export async function writeQueue(host: QueueHost, topic: string, options: QueueWriteOptions = {}): Promise<QueueWriter> {
+  checkTopic("queue.write()", topic);
+  checkOptions("queue.write()", options, WRITE_OPTIONS);
+  if ((options.replication ?? 1) > 1 || options.acks === "all") {
+    throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "queue.write(): replication > 1 and acks 'all' are not built yet (issue 12)");
+  }
+  const spec = bucketSpec(options);
+  return new QueueWriter(host, topic, {
+    bucketColumn: options.bucketColumn ?? "id",
+    numBuckets: options.numBuckets ?? 4,
+    batchSize: options.batchSize ?? 100,
+    spec,
+  });
+}
+
+/** `queue.read()` on `host`. */
+export async function readQueue(host: QueueHost, topic: string, options: QueueReadOptions = {}): Promise<QueueReader> {
+  checkTopic("queue.read()", topic);
+  checkOptions("queue.read()", options, READ_OPTIONS);
+  const numBuckets = options.numBuckets ?? 4;
+  const ways = [options.bucketId !== undefined, options.bucketIds !== undefined, options.rank !== undefined || options.worldSize !== undefined].filter(Boolean).length;
+  if (ways > 1) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "queue.read(): give one of 'bucketId', 'bucketIds', or 'rank' with 'worldSize'");
+  let bucketIds: number[];
+  if (options.bucketId !== undefined) bucketIds = [options.bucketId];
+  else if (options.bucketIds !== undefined) bucketIds = [...new Set(options.bucketIds)];
+  else if (options.rank !== undefined || options.worldSize !== undefined) {
+    if (options.rank === undefined || options.worldSize === undefined) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "queue.read(): 'rank' and 'worldSize' go together");
+    if (options.rank >= options.worldSize) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `queue.read(): 'rank' (${options.rank}) must be below 'worldSize' (${options.worldSize})`);
+    bucketIds = Array.from({ length: numBuckets }, (_, i) => i).filter((i) => i % options.worldSize! === options.rank);
+  } else bucketIds = Array.from({ length: numBuckets }, (_, i) => i);
+  const outOfRange = bucketIds.find((id) => id >= numBuckets);
+  if (outOfRange !== undefined) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `queue.read(): bucket ${outOfRange} is not below 'numBuckets' (${numBuckets})`);
+  if (bucketIds.length === 0) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `queue.read(): rank ${options.rank} of ${options.worldSize} has no bucket of ${numBuckets}`);
+  const reader = new QueueReader(host, topic, bucketIds, bucketSpec(options), options.group);
+  await reader.resume();
+  return reader;
+}
+
+function bucketSpec(options: { backend?: string; backendOptions?: Record<string, unknown> }): BucketSpec {
+  const backend = options.backend ?? "memory";
+  if (backend === "level") throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "backend 'level' is not built yet (issue 12): use 'memory' or a registered backend");
+  return { backend, backendOptions: options.backendOptions ?? {} };
+}
+
+/** The queue API of one system (`system.queue`; `pul.queue` is the global system's). */
+export interface QueueApi {
+  write(topic: string, options?: QueueWriteOptions): Promise<QueueWriter>;
+  read(topic: string, options?: QueueReadOptions): Promise<QueueReader>;
+  registerBackend(name: string, Backend: StorageBackendClass): void;
+}
+
+export function queueApi(host: QueueHost): QueueApi {
+  return {
+    write: (topic, options) => writeQueue(host, topic, options),
+    read: (topic, options) => readQueue(host, topic, options),
+    registerBackend,
+  };
+}

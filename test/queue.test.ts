@@ -1,0 +1,249 @@
+/**
+ * Queues (issue 12, first part): `queue.write` / `queue.read` on a standalone system and on a cluster of real
+ * nodes, buckets placed by Pulsing's rule (MD5 of the key) and owned by XOR distance over the membership, batches
+ * numbered so a retried one is stored once, readers by bucket, rank and group, and typed errors for bad input.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import * as pul from "pulsing";
+import { bucketKey, bucketOf, closestNodes } from "../src/streaming/bucket.js";
+import { QUEUE_STORAGE_NAME, QueueStorage } from "../src/streaming/queue-storage.js";
+import { eventually } from "./helpers.js";
+
+const tcpOf = (system: pul.ActorSystem): string => system.addrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && !a.includes("/ws"))!;
+
+async function rejectsWithCode(promise: Promise<unknown> | (() => unknown), code: string, pattern?: RegExp): Promise<void> {
+  await assert.rejects(async () => (typeof promise === "function" ? promise() : promise), (error: unknown) => {
+    assert.ok(error instanceof pul.PulsingRuntimeError, `not a PulsingRuntimeError: ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    if (pattern !== undefined) assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+describe("queue buckets: Pulsing's rule and placement by distance", () => {
+  it("puts a key in the bucket Pulsing puts it in (MD5 of String(key), big-endian, modulo the bucket count)", () => {
+    // From Python: [int(hashlib.md5(str(v).encode()).hexdigest(), 16) % n for n in (4, 7, 16)]
+    const pulsing: Array<[unknown, number[]]> = [
+      ["u1", [0, 1, 4]],
+      ["u2", [3, 1, 3]],
+      ["hello", [2, 4, 2]],
+      [0, [2, 0, 10]],
+      [1, [3, 2, 11]],
+      [42, [2, 0, 6]],
+      [12345, [3, 4, 11]],
+      ["user-7", [0, 3, 0]],
+    ];
+    for (const [key, buckets] of pulsing) assert.deepEqual([4, 7, 16].map((n) => bucketOf(key, n)), buckets, `key ${String(key)}`);
+    assert.equal(bucketOf(42, 4), bucketOf("42", 4), "an integer key and its string land together");
+  });
+
+  it("names the same owners whatever the order of the view, closest first", () => {
+    const nodes = Array.from({ length: 20 }, (_, i) => `node-${i}`);
+    const owners = closestNodes(bucketKey("q", 3), nodes, 3);
+    assert.equal(owners.length, 3);
+    assert.deepEqual(closestNodes(bucketKey("q", 3), [...nodes].reverse(), 3), owners);
+    assert.deepEqual(closestNodes(bucketKey("q", 3), nodes, 1), owners.slice(0, 1));
+    // Buckets spread over the nodes.
+    const spread = new Set(Array.from({ length: 64 }, (_, b) => closestNodes(bucketKey("q", b), nodes, 1)[0]));
+    assert.ok(spread.size >= 10, `64 buckets on ${spread.size} of 20 nodes`);
+  });
+});
+
+describe("a queue on a standalone system", () => {
+  let system: pul.ActorSystem;
+  before(async () => void (system = await pul.actorSystem()));
+  after(async () => system?.shutdown());
+
+  it("writes records and reads them back, in order per bucket, with offsets that move", async () => {
+    const writer = await system.queue.write("standalone/orders", { bucketColumn: "user", numBuckets: 4, batchSize: 3 });
+    const records = Array.from({ length: 40 }, (_, i) => ({ user: `u${i % 5}`, n: i }));
+    await writer.put(records.slice(0, 1));
+    await writer.put(records.slice(1));
+    await writer.flush();
+    const stats = await writer.stats();
+    assert.equal(stats.pending, 0);
+    assert.equal(stats.buckets.reduce((sum, b) => sum + (b.totalCount ?? 0), 0), 40);
+    for (const bucket of stats.buckets) assert.equal(bucket.owner, system.nodeId);
+
+    const reader = await system.queue.read("standalone/orders", { numBuckets: 4 });
+    const got: Array<{ user: string; n: number }> = [];
+    for (let batch = await reader.get({ limit: 7 }); batch.length > 0; batch = await reader.get({ limit: 7 })) {
+      assert.ok(batch.length <= 7);
+      got.push(...(batch as Array<{ user: string; n: number }>));
+    }
+    assert.deepEqual(got.map((r) => r.n).sort((a, b) => a - b), records.map((r) => r.n));
+    // Per bucket (so per user), in the order put.
+    for (const user of ["u0", "u1", "u2", "u3", "u4"]) {
+      const ns = got.filter((r) => r.user === user).map((r) => r.n);
+      assert.deepEqual(ns, [...ns].sort((a, b) => a - b), `records of ${user} out of order`);
+    }
+    reader.reset();
+    assert.equal((await reader.get({ limit: 1_000 })).length, 40);
+    const bucketOfU1 = bucketOf("u1", 4);
+    reader.setOffset(0, bucketOfU1);
+    assert.ok((await reader.get({ limit: 1_000 })).every((r) => bucketOf(r.user, 4) === bucketOfU1));
+  });
+
+  it("reads by bucket, by buckets and by rank of a world size", async () => {
+    const writer = await system.queue.write("standalone/ranks", { numBuckets: 4 });
+    await writer.put(Array.from({ length: 100 }, (_, id) => ({ id })));
+    await writer.flush();
+    const counts = await Promise.all(
+      [0, 1].map(async (rank) => {
+        const reader = await system.queue.read("standalone/ranks", { rank, worldSize: 2, numBuckets: 4 });
+        assert.deepEqual([...reader.bucketIds], rank === 0 ? [0, 2] : [1, 3]);
+        const records = await reader.get({ limit: 1_000 });
+        for (const r of records) assert.equal(bucketOf(r.id, 4) % 2, rank);
+        return records.length;
+      }),
+    );
+    assert.equal(counts[0]! + counts[1]!, 100);
+    const one = await system.queue.read("standalone/ranks", { bucketId: 3 });
+    assert.ok((await one.get({ limit: 1_000 })).every((r) => bucketOf(r.id, 4) === 3));
+    const two = await system.queue.read("standalone/ranks", { bucketIds: [0, 3] });
+    assert.deepEqual([...two.bucketIds], [0, 3]);
+  });
+
+  it("wakes a waiting get as soon as a record arrives in any of its buckets, and returns [] at its timeout", async () => {
+    const reader = await system.queue.read("standalone/wait", { numBuckets: 8 });
+    const writer = await system.queue.write("standalone/wait", { numBuckets: 8, batchSize: 1 });
+    const started = performance.now();
+    assert.deepEqual(await reader.get({ wait: true, timeout: 200 }), []);
+    assert.ok(performance.now() - started >= 190, "returned before its timeout");
+    const waiting = reader.get({ wait: true, timeout: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await writer.put({ id: "late" });
+    const t = performance.now();
+    assert.deepEqual(await waiting, [{ id: "late" }]);
+    assert.ok(performance.now() - t < 10_000);
+    // Nothing lost to the buckets that did not answer first.
+    await writer.put([{ id: "a" }, { id: "b" }, { id: "c" }]);
+    await writer.flush();
+    const rest = await reader.get({ limit: 10 });
+    assert.deepEqual(rest.map((r) => r.id).sort(), ["a", "b", "c"]);
+  });
+
+  it("iterates records as they come", async () => {
+    const writer = await system.queue.write("standalone/iter", { batchSize: 1 });
+    const reader = await system.queue.read("standalone/iter");
+    const seen: unknown[] = [];
+    const consuming = (async () => {
+      for await (const record of reader) {
+        seen.push(record.id);
+        if (seen.length === 5) break;
+      }
+    })();
+    for (let id = 0; id < 5; id++) await writer.put({ id });
+    await consuming;
+    assert.deepEqual([...seen].sort(), [0, 1, 2, 3, 4]);
+  });
+
+  it("stores a retried batch once (a writer's batch number)", async () => {
+    const writer = await system.queue.write("standalone/dedup", { numBuckets: 1 });
+    await writer.put({ id: 1 });
+    await writer.flush();
+    const storage = (await system.resolve(QUEUE_STORAGE_NAME, { nodeId: system.nodeId })).asType(QueueStorage);
+    const spec = { backend: "memory", backendOptions: {} };
+    const first = await storage.put("standalone/dedup", 0, spec, "producer-x", 7, [{ id: 2 }]);
+    const again = await storage.put("standalone/dedup", 0, spec, "producer-x", 7, [{ id: 2 }]);
+    assert.deepEqual(first, { ok: true, value: { stored: true, totalCount: 2 } });
+    assert.deepEqual(again, { ok: true, value: { stored: false, totalCount: 2 } });
+  });
+
+  it("uses a registered backend", async () => {
+    const made: Array<{ topic: string; bucketId: number; label?: unknown }> = [];
+    class TaggingBackend extends pul.MemoryBackend {
+      constructor(init: pul.BackendInit) {
+        super(init);
+        made.push({ topic: init.topic, bucketId: init.bucketId, label: init.label });
+      }
+      override async stats(): Promise<Record<string, unknown>> {
+        return { ...(await super.stats()), backend: "tagging" };
+      }
+    }
+    pul.queue.registerBackend("tagging", TaggingBackend);
+    const writer = await system.queue.write("standalone/custom", { numBuckets: 2, backend: "tagging", backendOptions: { label: "x" } });
+    await writer.put([{ id: "a" }, { id: "b" }, { id: "c" }]);
+    await writer.flush();
+    assert.ok(made.length >= 1 && made.every((m) => m.topic === "standalone/custom" && m.label === "x"), JSON.stringify(made));
+    await rejectsWithCode(system.queue.write("standalone/custom2", { backend: "nope" }).then(async (w) => (await w.put({ id: 1 }), w.flush())), "INVALID_OPTION", /unknown queue backend 'nope'/);
+  });
+
+  it("refuses bad input with typed errors naming what was wrong", async () => {
+    const writer = await system.queue.write("standalone/bad", { bucketColumn: "user" });
+    await rejectsWithCode(writer.put({ name: "no user" }), "INVALID_ARGUMENT", /bucket column 'user'/);
+    await rejectsWithCode(writer.put([{ user: "ok" }, "text" as unknown as Record<string, unknown>]), "INVALID_ARGUMENT", /record 1 is not an object/);
+    await rejectsWithCode(system.queue.write(""), "INVALID_ARGUMENT", /queue name/);
+    await rejectsWithCode(system.queue.write("q", { numBuckets: 0 }), "INVALID_OPTION", /numBuckets/);
+    await rejectsWithCode(system.queue.write("q", { bucket_column: "x" } as never), "INVALID_OPTION", /bucket_column/);
+    await rejectsWithCode(system.queue.write("q", { replication: 2 }), "UNSUPPORTED", /replication/);
+    await rejectsWithCode(system.queue.write("q", { backend: "level" }), "UNSUPPORTED", /level/);
+    await rejectsWithCode(system.queue.read("q", { rank: 2, worldSize: 2 }), "INVALID_OPTION", /rank/);
+    await rejectsWithCode(system.queue.read("q", { rank: 0 }), "INVALID_OPTION", /worldSize/);
+    await rejectsWithCode(system.queue.read("q", { bucketId: 4, numBuckets: 4 }), "INVALID_OPTION", /bucket 4/);
+    await rejectsWithCode(system.queue.read("q", { bucketId: 0, rank: 0, worldSize: 1 }), "INVALID_OPTION", /one of/);
+    const reader = await system.queue.read("q");
+    await rejectsWithCode(reader.commit(), "INVALID_STATE", /group/);
+    await rejectsWithCode(() => reader.setOffset(-1), "INVALID_ARGUMENT", /offset/);
+    await rejectsWithCode(reader.get({ limit: 0 }), "INVALID_OPTION", /limit/);
+  });
+});
+
+describe("a queue on a cluster of three nodes", () => {
+  let seed: pul.ActorSystem;
+  let others: pul.ActorSystem[];
+  before(async () => {
+    seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
+    others = await Promise.all([0, 1].map(() => pul.actorSystem({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] })));
+    await eventually(() => {
+      for (const system of [seed, ...others]) assert.equal(system.members().filter((m) => m.status === "alive").length, 3);
+    });
+  });
+  after(async () => Promise.all([seed, ...(others ?? [])].map((s) => s?.shutdown())));
+
+  it("keeps each bucket on the node closest to it, and a reader on another node reads every record", async () => {
+    const [writerNode, readerNode] = others;
+    const writer = await writerNode!.queue.write("cluster/events", { numBuckets: 8, batchSize: 10 });
+    const records = Array.from({ length: 200 }, (_, id) => ({ id, payload: `event ${id}` }));
+    await writer.put(records);
+    await writer.flush();
+    const stats = await writer.stats();
+    const nodes = [seed, ...others].map((s) => s.nodeId);
+    for (const bucket of stats.buckets) {
+      assert.equal(bucket.owner, closestNodes(bucketKey("cluster/events", bucket.bucketId), nodes, 1)[0], `owner of bucket ${bucket.bucketId}`);
+    }
+    assert.ok(new Set(stats.buckets.map((b) => b.owner)).size >= 2, "every bucket on one node");
+    assert.equal(stats.buckets.reduce((sum, b) => sum + (b.totalCount ?? 0), 0), 200);
+
+    const reader = await readerNode!.queue.read("cluster/events", { numBuckets: 8 });
+    const got: unknown[] = [];
+    for (let batch = await reader.get({ limit: 64 }); batch.length > 0; batch = await reader.get({ limit: 64 })) got.push(...batch);
+    assert.deepEqual(got.map((r) => (r as { id: number }).id).sort((a, b) => a - b), records.map((r) => r.id));
+  });
+
+  it("a reader group resumes where the group committed, on any node", async () => {
+    const writer = await seed.queue.write("cluster/jobs", { numBuckets: 2 });
+    await writer.put(Array.from({ length: 20 }, (_, id) => ({ id })));
+    await writer.flush();
+    const first = await others[0]!.queue.read("cluster/jobs", { numBuckets: 2, group: "workers" });
+    const taken = await first.get({ limit: 6 });
+    assert.equal(taken.length, 6);
+    await first.commit();
+    const second = await others[1]!.queue.read("cluster/jobs", { numBuckets: 2, group: "workers" });
+    const rest = await second.get({ limit: 100 });
+    assert.equal(rest.length, 14);
+    assert.deepEqual([...taken, ...rest].map((r) => r.id).sort((a, b) => (a as number) - (b as number)), Array.from({ length: 20 }, (_, id) => id));
+    // Another group starts at the beginning.
+    const other = await seed.queue.read("cluster/jobs", { numBuckets: 2, group: "audit" });
+    assert.equal((await other.get({ limit: 100 })).length, 20);
+  });
+
+  it("a waiting reader on one node wakes when a record is put on another", async () => {
+    const reader = await seed.queue.read("cluster/live", { numBuckets: 4 });
+    const waiting = reader.get({ wait: true, timeout: 20_000 });
+    const writer = await others[1]!.queue.write("cluster/live", { numBuckets: 4, batchSize: 1 });
+    await writer.put({ id: "ping" });
+    assert.deepEqual(await waiting, [{ id: "ping" }]);
+  });
+});
