@@ -147,8 +147,9 @@ describe("a queue on a standalone system", () => {
     const spec = { backend: "memory", backendOptions: {} };
     const first = await storage.put("standalone/dedup", 0, spec, "producer-x", 7, [{ id: 2 }]);
     const again = await storage.put("standalone/dedup", 0, spec, "producer-x", 7, [{ id: 2 }]);
-    assert.deepEqual(first, { ok: true, value: { stored: true, totalCount: 2 } });
-    assert.deepEqual(again, { ok: true, value: { stored: false, totalCount: 2 } });
+    assert.ok(first.ok && again.ok);
+    assert.deepEqual([first.value.stored, first.value.totalCount], [true, 2]);
+    assert.deepEqual([again.value.stored, again.value.totalCount], [false, 2], "a retried batch was stored twice");
   });
 
   it("uses a registered backend", async () => {
@@ -177,7 +178,8 @@ describe("a queue on a standalone system", () => {
     await rejectsWithCode(system.queue.write(""), "INVALID_ARGUMENT", /queue name/);
     await rejectsWithCode(system.queue.write("q", { numBuckets: 0 }), "INVALID_OPTION", /numBuckets/);
     await rejectsWithCode(system.queue.write("q", { bucket_column: "x" } as never), "INVALID_OPTION", /bucket_column/);
-    await rejectsWithCode(system.queue.write("q", { replication: 2 }), "UNSUPPORTED", /replication/);
+    await rejectsWithCode(system.queue.write("q", { replication: 0 }), "INVALID_OPTION", /replication/);
+    await rejectsWithCode(system.queue.write("q", { acks: "some" as never }), "INVALID_OPTION", /acks/);
     await rejectsWithCode(system.queue.write("q", { backend: "level" }), "UNSUPPORTED", /level/);
     await rejectsWithCode(system.queue.read("q", { rank: 2, worldSize: 2 }), "INVALID_OPTION", /rank/);
     await rejectsWithCode(system.queue.read("q", { rank: 0 }), "INVALID_OPTION", /worldSize/);
@@ -245,5 +247,127 @@ describe("a queue on a cluster of three nodes", () => {
     const writer = await others[1]!.queue.write("cluster/live", { numBuckets: 4, batchSize: 1 });
     await writer.put({ id: "ping" });
     assert.deepEqual(await waiting, [{ id: "ping" }]);
+  });
+});
+
+describe("a queue while membership changes", () => {
+  const systems: pul.ActorSystem[] = [];
+  const start = async (seeds?: string[]): Promise<pul.ActorSystem> => {
+    const system = await pul.actorSystem({ addr: "127.0.0.1:0", ...(seeds ? { seeds } : {}) });
+    systems.push(system);
+    return system;
+  };
+  const alive = (system: pul.ActorSystem): number => system.members().filter((m) => m.status === "alive").length;
+  const converged = async (among: pul.ActorSystem[], count: number): Promise<void> =>
+    eventually(() => {
+      for (const system of among) assert.equal(alive(system), count, `view of ${system.nodeId}`);
+    }, 15_000);
+  const readAll = async (reader: pul.QueueReader): Promise<number[]> => {
+    const ids: number[] = [];
+    for (let batch = await reader.get({ limit: 500 }); batch.length > 0; batch = await reader.get({ limit: 500 })) ids.push(...batch.map((r) => r.id as number));
+    return ids.sort((a, b) => a - b);
+  };
+  const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+  after(async () => void (await Promise.all(systems.map((s) => s.shutdown()))));
+
+  it("nodes that join closer to buckets take them over before serving: nothing acknowledged is lost", async () => {
+    const seed = await start();
+    const first = await start([tcpOf(seed)]);
+    await converged([seed, first], 2);
+    const writer = await first.queue.write("moving/events", { numBuckets: 16, batchSize: 25 });
+    await writer.put(range(0, 300).map((id) => ({ id })));
+    await writer.flush();
+    const before = await writer.stats();
+
+    const joined = await Promise.all([start([tcpOf(seed)]), start([tcpOf(seed)])]);
+    await converged(systems, 4);
+    const after = await writer.stats();
+    const moved = after.buckets.filter((b, i) => b.owner !== before.buckets[i]!.owner);
+    assert.ok(moved.length > 0, "no bucket changed owner: nothing was tested");
+    const nodes = systems.map((s) => s.nodeId);
+    for (const bucket of after.buckets) {
+      assert.equal(bucket.owner, closestNodes(bucketKey("moving/events", bucket.bucketId), nodes, 1)[0]);
+      assert.equal(bucket.lost, undefined, `bucket ${bucket.bucketId} reported lost`);
+    }
+    assert.equal(after.buckets.reduce((sum, b) => sum + (b.totalCount ?? 0), 0), 300, JSON.stringify(after.buckets));
+
+    const reader = await joined[1]!.queue.read("moving/events", { numBuckets: 16 });
+    assert.deepEqual(await readAll(reader), range(0, 300));
+    await writer.put(range(300, 400).map((id) => ({ id })));
+    await writer.flush();
+    assert.deepEqual(await readAll(reader), range(300, 400));
+  });
+
+  it("a node that shuts down hands its buckets to their next owners", async () => {
+    const writer = await systems[1]!.queue.write("moving/events", { numBuckets: 16 });
+    const stats = await writer.stats();
+    // The joined node owning the most buckets leaves.
+    const leaving = systems.slice(2).sort((a, b) => stats.buckets.filter((x) => x.owner === b.nodeId).length - stats.buckets.filter((x) => x.owner === a.nodeId).length)[0]!;
+    const owned = stats.buckets.filter((b) => b.owner === leaving.nodeId).length;
+    assert.ok(owned > 0, "the leaving node owned no bucket: nothing was tested");
+    await leaving.shutdown();
+    systems.splice(systems.indexOf(leaving), 1);
+    await converged(systems, 3);
+    const reader = await systems[0]!.queue.read("moving/events", { numBuckets: 16 });
+    assert.deepEqual(await readAll(reader), range(0, 400), `after a node owning ${owned} buckets left`);
+    const after = await writer.stats();
+    assert.equal(after.buckets.reduce((sum, b) => sum + (b.totalCount ?? 0), 0), 400);
+  });
+
+  it("a killed owner's records are reported lost by the writer (memory backend, no replica), not hidden", async () => {
+    const victim = systems[2]!;
+    const writer = await systems[1]!.queue.write("moving/fragile", { numBuckets: 8 });
+    await writer.put(range(0, 80).map((id) => ({ id })));
+    await writer.flush();
+    const owned = (await writer.stats()).buckets.filter((b) => b.owner === victim.nodeId).map((b) => b.bucketId);
+    assert.ok(owned.length > 0, "the victim owned no bucket: nothing was tested");
+    // Killed: its libp2p node stops at once (no leave, no hand-over).
+    await (victim as unknown as { mesh: { node: { stop(): Promise<void> } } }).mesh.node.stop();
+    await eventually(() => assert.equal(systems[1]!.members().find((m) => m.nodeId === victim.nodeId)?.status, "dead"), 15_000);
+    const after = await writer.stats();
+    assert.deepEqual(after.buckets.filter((b) => b.lost === true).map((b) => b.bucketId), owned);
+    for (const bucket of after.buckets) assert.notEqual(bucket.owner, victim.nodeId);
+    await victim.shutdown();
+    systems.splice(systems.indexOf(victim), 1);
+  });
+});
+
+describe("a replicated queue (replication 2, acks all)", () => {
+  const systems: pul.ActorSystem[] = [];
+  after(async () => void (await Promise.all(systems.map((s) => s.shutdown()))));
+
+  it("a killed owner's follower carries on with every acknowledged record", async () => {
+    const seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
+    systems.push(seed);
+    systems.push(...(await Promise.all([0, 1].map(() => pul.actorSystem({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] })))));
+    await eventually(() => {
+      for (const system of systems) assert.equal(system.members().filter((m) => m.status === "alive").length, 3);
+    }, 15_000);
+    const writerNode = systems[1]!;
+    const writer = await writerNode.queue.write("replicated/orders", { numBuckets: 8, replication: 2, acks: "all", batchSize: 20 });
+    await writer.put(Array.from({ length: 200 }, (_, id) => ({ id })));
+    await writer.flush();
+    const before = await writer.stats();
+    for (const bucket of before.buckets) {
+      assert.equal(bucket.replicas.length, 1, `bucket ${bucket.bucketId}: ${JSON.stringify(bucket)}`);
+      assert.notEqual(bucket.replicas[0], bucket.owner);
+    }
+    const candidates = systems.filter((s) => s !== writerNode);
+    const victim = candidates.sort((a, b) => before.buckets.filter((x) => x.owner === b.nodeId).length - before.buckets.filter((x) => x.owner === a.nodeId).length)[0]!;
+    const owned = before.buckets.filter((b) => b.owner === victim.nodeId).length;
+    assert.ok(owned > 0, "the victim owned no bucket: nothing was tested");
+    await (victim as unknown as { mesh: { node: { stop(): Promise<void> } } }).mesh.node.stop();
+    await eventually(() => assert.equal(writerNode.members().find((m) => m.nodeId === victim.nodeId)?.status, "dead"), 15_000);
+
+    const after = await writer.stats();
+    assert.deepEqual(after.buckets.filter((b) => b.lost === true), [], "a bucket was reported lost");
+    assert.equal(after.buckets.reduce((sum, b) => sum + (b.totalCount ?? 0), 0), 200, `after the owner of ${owned} buckets was killed`);
+    const reader = await writerNode.queue.read("replicated/orders", { numBuckets: 8 });
+    const ids: number[] = [];
+    for (let batch = await reader.get({ limit: 500 }); batch.length > 0; batch = await reader.get({ limit: 500 })) ids.push(...batch.map((r) => r.id as number));
+    assert.deepEqual(ids.sort((a, b) => a - b), Array.from({ length: 200 }, (_, id) => id));
+    // And writing goes on (acks all: the one follower left is the other node).
+    await writer.put(Array.from({ length: 20 }, (_, i) => ({ id: 200 + i })));
+    await writer.flush();
   });
 });

@@ -1,5 +1,14 @@
 import type { QueueRecord, StorageBackend } from "./backend.js";
 
+/** A bucket as it moves to its next owner: its records and everything that goes with them. */
+export interface BucketState {
+  /** The bucket's lineage: kept across hand-overs, new when a bucket starts empty (a writer that sees it change knows records were lost). */
+  epoch: string;
+  records: QueueRecord[];
+  lastBatch: Array<[string, number]>;
+  committed: Array<[string, number]>;
+}
+
 /**
  * One bucket on the node that owns it: its backend, the last batch of each writer (a retried batch is stored once),
  * the committed offsets of reader groups, and the reads waiting for records.
@@ -14,23 +23,82 @@ export class BucketStore {
   /** Appends run one at a time: a batch and its number are stored together. */
   #appending: Promise<unknown> = Promise.resolve();
 
-  constructor(backend: StorageBackend) {
+  readonly epoch: string;
+
+  constructor(backend: StorageBackend, epoch: string = crypto.randomUUID()) {
     this.#backend = backend;
+    this.epoch = epoch;
+  }
+
+  /** A bucket taken over from its previous owner: its records (in their order: offsets stay valid), writers and groups. */
+  static async from(state: BucketState, backend: StorageBackend): Promise<BucketStore> {
+    const bucket = new BucketStore(backend, state.epoch);
+    const before = await backend.totalCount();
+    if (before !== 0) throw new Error(`a bucket taken over needs an empty backend (this one holds ${before} records)`);
+    if (state.records.length > 0) await backend.putBatch(state.records);
+    for (const [producer, seq] of state.lastBatch) bucket.#lastBatch.set(producer, seq);
+    for (const [group, offset] of state.committed) bucket.#committed.set(group, offset);
+    bucket.#count = state.records.length;
+    return bucket;
+  }
+
+  /** Everything the next owner needs, once the appends under way are done. */
+  async export(): Promise<BucketState> {
+    await this.#appending;
+    const total = await this.totalCount();
+    return {
+      epoch: this.epoch,
+      records: total > 0 ? await this.#backend.get(total, 0) : [],
+      lastBatch: [...this.#lastBatch],
+      committed: [...this.#committed],
+    };
   }
 
   /** Stores a writer's batch `seq` unless it already did (a retry): whether it was new, and the bucket's count. */
-  append(producer: string, seq: number, records: readonly QueueRecord[]): Promise<{ stored: boolean; totalCount: number }> {
+  append(producer: string, seq: number, records: readonly QueueRecord[]): Promise<{ stored: boolean; totalCount: number; epoch: string }> {
     const appending = this.#appending.then(async () => {
-      if (seq <= (this.#lastBatch.get(producer) ?? -1)) return { stored: false, totalCount: await this.totalCount() };
+      if (seq <= (this.#lastBatch.get(producer) ?? -1)) return { stored: false, totalCount: await this.totalCount(), epoch: this.epoch };
       const before = await this.totalCount();
       await this.#backend.putBatch(records);
       this.#lastBatch.set(producer, seq);
       this.#count = before + records.length;
       for (const wake of [...this.#waiting]) wake();
-      return { stored: true, totalCount: this.#count };
+      return { stored: true, totalCount: this.#count, epoch: this.epoch };
     });
     this.#appending = appending.catch(() => {});
     return appending;
+  }
+
+  /** The records from `offset` on (what a follower lacks). */
+  async recordsFrom(offset: number): Promise<QueueRecord[]> {
+    await this.#appending;
+    const total = await this.totalCount();
+    return offset < total ? this.#backend.get(total - offset, offset) : [];
+  }
+
+  /** The writers' last batch numbers (they go to followers with the records). */
+  lastBatches(): Array<[string, number]> {
+    return [...this.#lastBatch];
+  }
+
+  /**
+   * A follower's copy takes the owner's records that start at `fromOffset`: the part it lacks is appended. Returns
+   * its count, or what it needs first (`need`: the offset to send from) when there is a gap.
+   */
+  sync(fromOffset: number, records: readonly QueueRecord[], lastBatch: ReadonlyArray<[string, number]>): Promise<{ count: number } | { need: number }> {
+    const syncing = this.#appending.then(async () => {
+      const count = await this.totalCount();
+      if (fromOffset > count) return { need: count };
+      const missing = records.slice(count - fromOffset);
+      if (missing.length > 0) {
+        await this.#backend.putBatch(missing);
+        this.#count = count + missing.length;
+      }
+      for (const [producer, seq] of lastBatch) if (seq > (this.#lastBatch.get(producer) ?? -1)) this.#lastBatch.set(producer, seq);
+      return { count: this.#count ?? count };
+    });
+    this.#appending = syncing.catch(() => {});
+    return syncing;
   }
 
   async totalCount(): Promise<number> {
@@ -63,7 +131,7 @@ export class BucketStore {
   }
 
   async stats(): Promise<Record<string, unknown>> {
-    return { ...(await this.#backend.stats()), totalCount: await this.totalCount(), groups: Object.fromEntries(this.#committed) };
+    return { ...(await this.#backend.stats()), totalCount: await this.totalCount(), epoch: this.epoch, groups: Object.fromEntries(this.#committed) };
   }
 
   /** Wakes every waiting read (the bucket is closing). */

@@ -1,10 +1,10 @@
 import type { ActorProxy } from "../actor/proxy-types.js";
-import { ErrorCode, PulsingError, PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { checkOptions, integer, nested, oneOf, string, type Check, type OptionSchema } from "../util/options.js";
 import { registerBackend, type QueueRecord, type StorageBackendClass } from "./backend.js";
 import { bucketKey, bucketOf, closestNodes } from "./bucket.js";
 import { bucketOwners, type QueueHost } from "./queue-host.js";
-import { QUEUE_STORAGE_NAME, QueueStorage, type BucketSpec, type Owned } from "./queue-storage.js";
+import { storageOn, type BucketSpec, type Owned, type QueueStorage } from "./queue-storage.js";
 
 /** Options of `queue.write()` (Pulsing's `write_queue`). */
 export interface QueueWriteOptions {
@@ -17,9 +17,9 @@ export interface QueueWriteOptions {
   /** `"memory"` (default) or a name given to `queue.registerBackend()` on the owning nodes. */
   backend?: string;
   backendOptions?: Record<string, unknown>;
-  /** Copies of each bucket (owner + followers). Only 1 is built yet. @default 1 */
+  /** Copies of each bucket: its owner and the next closest nodes as followers (a killed owner's follower carries on). @default 1 */
   replication?: number;
-  /** `"leader"`: a record is acknowledged once its owner stored it (`"all"` needs replication). @default "leader" */
+  /** `"leader"`: a record is acknowledged once its owner stored it; `"all"`: once every follower has it too. @default "leader" */
   acks?: "leader" | "all";
 }
 
@@ -53,7 +53,7 @@ export interface QueueStats {
   numBuckets: number;
   /** Records put and not yet acknowledged. */
   pending: number;
-  buckets: Array<{ bucketId: number; owner: string | undefined; replicas: string[]; totalCount: number | undefined; error?: string }>;
+  buckets: Array<{ bucketId: number; owner: string | undefined; replicas: string[]; totalCount: number | undefined; lost?: boolean; error?: string }>;
 }
 
 const plainObject: Check<Record<string, unknown>> = (where, name, value) => {
@@ -122,7 +122,12 @@ class BucketClient {
   }
 
   owner(topic: string, bucketId: number): string | undefined {
-    return closestNodes(bucketKey(topic, bucketId), bucketOwners(this.#host), 1)[0];
+    return this.owners(topic, bucketId, 1)[0];
+  }
+
+  /** The `count` nodes closest to the bucket in this view: its owner, then its followers. */
+  owners(topic: string, bucketId: number, count: number): string[] {
+    return closestNodes(bucketKey(topic, bucketId), bucketOwners(this.#host), count);
   }
 
   /** `waitMs`: how long the owner may hold the call (a waiting read); a call that outlasts it by 10 s fails (a frozen owner). */
@@ -137,24 +142,10 @@ class BucketClient {
     throw new PulsingRuntimeError(ErrorCode.NODE_UNREACHABLE, `queue '${topic}': bucket ${bucketId} was redirected ${MAX_REDIRECTS} times (membership still settling)`);
   }
 
-  /** The queue storage of `node`: started there on first use (every node registers the class). */
   #storage(node: string): Promise<ActorProxy<QueueStorage>> {
     let storage = this.#storages.get(node);
     if (storage === undefined) {
-      storage = (async () => {
-        const here = node === this.#host.nodeId;
-        const found = await this.#host.resolve(QUEUE_STORAGE_NAME, { nodeId: node }).catch(() => undefined);
-        if (found !== undefined) return found.asType(QueueStorage);
-        try {
-          return (await this.#host.spawn(QueueStorage, { name: QUEUE_STORAGE_NAME, public: true, ...(here ? {} : { node }) })).asType(QueueStorage);
-        } catch (error) {
-          // Another writer started it first.
-          if (error instanceof PulsingError && (error as { code?: string }).code === ErrorCode.NAME_TAKEN) {
-            return (await this.#host.resolve(QUEUE_STORAGE_NAME, { nodeId: node, timeout: 5_000 })).asType(QueueStorage);
-          }
-          throw error;
-        }
-      })();
+      storage = storageOn(this.#host, node);
       this.#storages.set(node, storage);
       storage.catch(() => this.#storages.delete(node));
     }
@@ -172,6 +163,10 @@ interface WriterBucket {
   sending: Promise<void>;
   /** A batch that failed since the last flush(), which reports it. */
   failure: unknown;
+  /** The bucket's lineage when it last acknowledged a batch of this writer (see `stats()`). */
+  epoch: string | undefined;
+  /** Its lineage changed under this writer: acknowledged records were lost. */
+  lost: boolean;
 }
 
 /** Writes records to a queue's buckets (`queue.write()`). */
@@ -232,24 +227,36 @@ export class QueueWriter {
     }
   }
 
+  /**
+   * Each bucket's owner and count. `lost`: the bucket started afresh since this writer's records were acknowledged
+   * in it (its owner went away without handing it over: with the memory backend and no replica, those records are
+   * gone).
+   */
   async stats(): Promise<QueueStats> {
     const buckets = await Promise.all(
       Array.from({ length: this.#numBuckets }, async (_, bucketId) => {
         const owner = this.#client.owner(this.topic, bucketId);
+        const mine = this.#buckets.get(bucketId);
         try {
-          const stats = await this.#client.call(this.topic, bucketId, async (storage) => ({ ok: true as const, value: await storage.stats(this.topic, bucketId) }));
-          return { bucketId, owner, replicas: [], totalCount: (stats?.totalCount as number | undefined) ?? 0 };
+          const stats = await this.#client.call(this.topic, bucketId, (storage) => storage.stats(this.topic, bucketId, this.#spec));
+          const lost = mine !== undefined && (mine.lost || (mine.epoch !== undefined && stats.epoch !== mine.epoch));
+          return { bucketId, owner, replicas: this.#replicasOf(bucketId), totalCount: (stats.totalCount as number | undefined) ?? 0, ...(lost ? { lost } : {}) };
         } catch (error) {
-          return { bucketId, owner, replicas: [], totalCount: undefined, error: (error as Error).message };
+          return { bucketId, owner, replicas: this.#replicasOf(bucketId), totalCount: undefined, error: (error as Error).message };
         }
       }),
     );
     return { topic: this.topic, numBuckets: this.#numBuckets, pending: this.#unacknowledged, buckets };
   }
 
+  /** The followers of a bucket in this node's view (the next closest after its owner). */
+  #replicasOf(bucketId: number): string[] {
+    return this.#client.owners(this.topic, bucketId, this.#spec.replication ?? 1).slice(1);
+  }
+
   #bucket(bucketId: number): WriterBucket {
     let bucket = this.#buckets.get(bucketId);
-    if (bucket === undefined) this.#buckets.set(bucketId, (bucket = { pending: [], seq: 0, sending: Promise.resolve(), failure: undefined }));
+    if (bucket === undefined) this.#buckets.set(bucketId, (bucket = { pending: [], seq: 0, sending: Promise.resolve(), failure: undefined, epoch: undefined, lost: false }));
     return bucket;
   }
 
@@ -273,7 +280,10 @@ export class QueueWriter {
       let lastError: unknown;
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         try {
-          await this.#client.call(this.topic, bucketId, (storage) => storage.put(this.topic, bucketId, this.#spec, this.#producer, number, batch));
+          const acknowledged = await this.#client.call(this.topic, bucketId, (storage) => storage.put(this.topic, bucketId, this.#spec, this.#producer, number, batch));
+          const bucket = this.#bucket(bucketId);
+          if (bucket.epoch !== undefined && bucket.epoch !== acknowledged.epoch) bucket.lost = true;
+          bucket.epoch = acknowledged.epoch;
           lastError = undefined;
           break;
         } catch (error) {
@@ -429,10 +439,7 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
 export async function writeQueue(host: QueueHost, topic: string, options: QueueWriteOptions = {}): Promise<QueueWriter> {
   checkTopic("queue.write()", topic);
   checkOptions("queue.write()", options, WRITE_OPTIONS);
-  if ((options.replication ?? 1) > 1 || options.acks === "all") {
-    throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "queue.write(): replication > 1 and acks 'all' are not built yet (issue 12)");
-  }
-  const spec = bucketSpec(options);
+  const spec = { ...bucketSpec(options), replication: options.replication ?? 1, acks: options.acks ?? "leader" };
   return new QueueWriter(host, topic, {
     bucketColumn: options.bucketColumn ?? "id",
     numBuckets: options.numBuckets ?? 4,

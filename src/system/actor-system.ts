@@ -22,6 +22,7 @@ import {
 import type { NodeNetwork } from "./start-node.js";
 import { queueApi, type QueueApi } from "../streaming/queue.js";
 import { registerQueueHost, type QueueHost } from "../streaming/queue-host.js";
+import { handOverQueues } from "../streaming/queue-storage.js";
 
 declare module "../actor/context.js" {
   interface ActorContext {
@@ -334,6 +335,8 @@ export class ActorSystem extends EventTarget {
   }
 
   async #doShutdown(): Promise<void> {
+    // While still a member: the buckets this node owns go to their next owners (nothing acknowledged is lost).
+    if (this.#local.isRunning) await handOverQueues(this.#queueHost).catch((error: unknown) => reportError("handing queue buckets over failed", error));
     await this.#local.shutdown();
     for (const wake of [...this.#nameWaiters.values()].flatMap((set) => [...set])) wake();
     for (const listener of this.#shutdownListeners) listener();
