@@ -9,6 +9,7 @@ import { checkSystemOptions, RESOLVE_OPTIONS, type ActorSystemOptions, type Moun
 import { checkOptions, constructor, type OptionSchema } from "./util/options.js";
 import { registerBackend } from "./streaming/backend.js";
 import type { QueueApi } from "./streaming/queue.js";
+import type { TopicApi } from "./streaming/topic.js";
 
 /**
  * The global, module-level API (`pul.init()`, `pul.spawn()`, …): one process-wide system set by `init()`.
@@ -148,4 +149,10 @@ export const queue: QueueApi = {
   write: (topic, options) => getSystem().queue.write(topic, options),
   read: (topic, options) => getSystem().queue.read(topic, options),
   registerBackend,
+};
+
+/** Topics of the global system (`system.topic` for another): `topic.write(name)`, `topic.read(name)`. */
+export const topic: TopicApi = {
+  write: (name) => getSystem().topic.write(name),
+  read: (name) => getSystem().topic.read(name),
 };

@@ -27,6 +27,7 @@ export {
   askWithTimeout,
   getSystemActor,
   queue,
+  topic,
 } from "./global.js";
 export type { SpawnArgs, ResolveProxyOptions } from "./global.js";
 
@@ -67,6 +68,8 @@ export type { ResolvePolicy } from "./cluster/resolve-policy.js";
 export { QueueWriter, QueueReader } from "./streaming/queue.js";
 export type { QueueApi, QueueWriteOptions, QueueReadOptions, QueueGetOptions, QueueStats } from "./streaming/queue.js";
 export { MemoryBackend } from "./streaming/backend.js";
+export { TopicWriter, TopicReader } from "./streaming/topic.js";
+export type { TopicApi, PublishMode, PublishOptions, PublishResult, TopicReaderStats } from "./streaming/topic.js";
 export type { StorageBackend, StorageBackendClass, BackendInit, QueueRecord } from "./streaming/backend.js";
 export type { NameEntry } from "./cluster/registry.js";
 

@@ -143,8 +143,9 @@ export class Cluster {
   async listen(): Promise<void> {
     // Full nodes serve the membership feed to the tabs that follow them.
     if (this.membership instanceof GossipMembership && this.#runtime !== "browser") await serveFeeds(this.#mesh, this.membership);
-    // A request that is not one, or that fails, is answered with the error (src/transport/request-stream.ts).
+    // Probes are echoed in every mode (a head probes its workers; a tab's home probes it).
     await this.#prober.listen();
+    // A request that is not one, or that fails, is answered with the error (src/transport/request-stream.ts).
     await this.#mesh.handleRequests(CLUSTER_PROTOCOL, CLUSTER_LIMITS, async (peer, value) => this.#answer(peer, parseClusterRequest(value)));
   }
 

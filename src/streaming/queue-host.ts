@@ -11,6 +11,9 @@ export interface QueueHost {
   members(): Member[];
   spawn(target: unknown, options: { name?: string; public?: boolean; node?: string }): Promise<ActorRef>;
   resolve(name: string, options?: { nodeId?: string; timeout?: number }): Promise<ActorRef>;
+  /** The nodes on which the public name `name` is registered (alive ones; this node's own too). */
+  nodesWith(name: string): string[];
+  stop(actor: ActorRef): Promise<void>;
 }
 
 /** The systems of this realm by node id: a node's queue storage (an actor) finds its system's view here. */

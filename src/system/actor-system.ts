@@ -23,6 +23,7 @@ import type { NodeNetwork } from "./start-node.js";
 import { queueApi, type QueueApi } from "../streaming/queue.js";
 import { registerQueueHost, type QueueHost } from "../streaming/queue-host.js";
 import { handOverQueues } from "../streaming/queue-storage.js";
+import { topicApi, type TopicApi } from "../streaming/topic.js";
 
 declare module "../actor/context.js" {
   interface ActorContext {
@@ -102,6 +103,8 @@ export class ActorSystem extends EventTarget {
       members: () => system.members(),
       spawn: (target, options) => system.spawn(target, options),
       resolve: (name, options) => system.resolve(name, options),
+      nodesWith: (name) => system.#node?.nodesWith(name) ?? (system.#local.has(name) ? [nodeId] : []),
+      stop: (actor) => system.stop(actor),
     };
   }
 
@@ -274,6 +277,14 @@ export class ActorSystem extends EventTarget {
   }
 
   #queue: QueueApi | undefined;
+
+  /** Topics on this system's cluster (`pul.topic` is the global system's). */
+  get topic(): TopicApi {
+    this.#topic ??= topicApi(this.#queueHost);
+    return this.#topic;
+  }
+
+  #topic: TopicApi | undefined;
 
   readonly #queueHost: QueueHost;
 

@@ -167,6 +167,15 @@ export class NodeNetwork implements Network {
     return this.cluster.lookup(name, nodeId, policy);
   }
 
+  /** The nodes not known to be dead on which `name` is registered (public names; this node's too). */
+  nodesWith(name: string): string[] {
+    const membership = this.cluster.membership;
+    return membership.registry
+      .instances(name)
+      .filter((e) => !membership.isDead(e.nodeId))
+      .map((e) => e.nodeId);
+  }
+
   /** Whether `name` is registered on some node not known to be dead. */
   hasName(name: string): boolean {
     const membership = this.cluster.membership;
