@@ -150,6 +150,13 @@ describe("a queue on a standalone system", () => {
     assert.ok(first.ok && again.ok);
     assert.deepEqual([first.value.stored, first.value.totalCount], [true, 2]);
     assert.deepEqual([again.value.stored, again.value.totalCount], [false, 2], "a retried batch was stored twice");
+    // What another node could send it that is not a bucket call.
+    const bad = (call: () => Promise<unknown>, pattern: RegExp) => rejectsWithCode(call(), "INVALID_ARGUMENT", pattern);
+    await bad(() => storage.put("standalone/dedup", 0, null as never, "p", 1, [{ id: 1 }]), /spec/);
+    await bad(() => storage.put("standalone/dedup", 0, spec, "p", -1, [{ id: 1 }]), /batch number/);
+    await bad(() => storage.put("standalone/dedup", 0, spec, "p", 8, [{ id: 1 }, 5 as never]), /record 1/);
+    await bad(() => storage.commit("standalone/dedup", 0, spec, undefined as never, 1), /group/);
+    await bad(() => storage.get("standalone/dedup", -1, spec, 0, 1, 0), /bucket id/);
   });
 
   it("uses a registered backend", async () => {
@@ -351,6 +358,10 @@ describe("a replicated queue (replication 2, acks all)", () => {
     for (const bucket of before.buckets) {
       assert.equal(bucket.replicas.length, 1, `bucket ${bucket.bucketId}: ${JSON.stringify(bucket)}`);
       assert.notEqual(bucket.replicas[0], bucket.owner);
+      // The follower really holds the copy (acks all: before flush() resolved).
+      const follower = (await writerNode.resolve(QUEUE_STORAGE_NAME, { nodeId: bucket.replicas[0]! })).asType(QueueStorage);
+      const copy = await follower.replicaState("replicated/orders", bucket.bucketId);
+      assert.equal(copy?.records.length, bucket.totalCount, `the follower's copy of bucket ${bucket.bucketId}`);
     }
     const candidates = systems.filter((s) => s !== writerNode);
     const victim = candidates.sort((a, b) => before.buckets.filter((x) => x.owner === b.nodeId).length - before.buckets.filter((x) => x.owner === a.nodeId).length)[0]!;
@@ -369,5 +380,8 @@ describe("a replicated queue (replication 2, acks all)", () => {
     // And writing goes on (acks all: the one follower left is the other node).
     await writer.put(Array.from({ length: 20 }, (_, i) => ({ id: 200 + i })));
     await writer.flush();
+    const more: number[] = [];
+    for (let batch = await reader.get({ limit: 500 }); batch.length > 0; batch = await reader.get({ limit: 500 })) more.push(...batch.map((r) => r.id as number));
+    assert.deepEqual(more.sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => 200 + i));
   });
 });

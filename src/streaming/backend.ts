@@ -47,6 +47,7 @@ export class MemoryBackend implements StorageBackend {
   }
 
   async *getStream(limit: number, offset: number): AsyncIterable<QueueRecord[]> {
+    if (!(limit >= 1)) throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "getStream(): 'limit' must be at least 1");
     for (let at = offset; at < this.#records.length; at += limit) yield this.#records.slice(at, at + limit);
   }
 

@@ -1,3 +1,4 @@
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { QueueRecord, StorageBackend } from "./backend.js";
 
 /** A bucket as it moves to its next owner: its records and everything that goes with them. */
@@ -24,6 +25,17 @@ export class BucketStore {
   #appending: Promise<unknown> = Promise.resolve();
 
   readonly epoch: string;
+  /** Handed over (or closing): appends that come after it are refused, so none lands where nobody will read it. */
+  #sealed = false;
+
+  seal(): void {
+    this.#sealed = true;
+  }
+
+  /** Takes appends again (a hand-over that failed). */
+  unseal(): void {
+    this.#sealed = false;
+  }
 
   constructor(backend: StorageBackend, epoch: string = crypto.randomUUID()) {
     this.#backend = backend;
@@ -34,7 +46,7 @@ export class BucketStore {
   static async from(state: BucketState, backend: StorageBackend): Promise<BucketStore> {
     const bucket = new BucketStore(backend, state.epoch);
     const before = await backend.totalCount();
-    if (before !== 0) throw new Error(`a bucket taken over needs an empty backend (this one holds ${before} records)`);
+    if (before !== 0) throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `a bucket taken over needs an empty backend (this one holds ${before} records)`);
     if (state.records.length > 0) await backend.putBatch(state.records);
     for (const [producer, seq] of state.lastBatch) bucket.#lastBatch.set(producer, seq);
     for (const [group, offset] of state.committed) bucket.#committed.set(group, offset);
@@ -55,8 +67,9 @@ export class BucketStore {
   }
 
   /** Stores a writer's batch `seq` unless it already did (a retry): whether it was new, and the bucket's count. */
-  append(producer: string, seq: number, records: readonly QueueRecord[]): Promise<{ stored: boolean; totalCount: number; epoch: string }> {
+  append(producer: string, seq: number, records: readonly QueueRecord[]): Promise<{ stored: boolean; totalCount: number; epoch: string } | "sealed"> {
     const appending = this.#appending.then(async () => {
+      if (this.#sealed) return "sealed" as const;
       if (seq <= (this.#lastBatch.get(producer) ?? -1)) return { stored: false, totalCount: await this.totalCount(), epoch: this.epoch };
       const before = await this.totalCount();
       await this.#backend.putBatch(records);
@@ -118,6 +131,10 @@ export class BucketStore {
       };
       const timer = setTimeout(wake, waitMs);
       this.#waiting.add(wake);
+      // A record that arrived between the read above and this wait would not wake it.
+      void this.totalCount().then((count) => {
+        if (count > offset) wake();
+      });
     });
     return this.#backend.get(limit, offset);
   }

@@ -128,6 +128,7 @@ export class QueueStorage {
     // The fence first: what arrives from now on goes to the new owner; what is under way is in the export.
     this.#buckets.delete(key);
     this.#moved.set(key, to);
+    held.bucket.seal();
     const state = await held.bucket.export();
     void held.bucket.close();
     return state;
@@ -136,6 +137,7 @@ export class QueueStorage {
   /** A node that is shutting down hands this node a bucket (it is the next owner in that node's view). */
   async accept(topic: string, bucketId: number, spec: BucketSpec, state: BucketState): Promise<boolean> {
     checkBucket(topic, bucketId);
+    checkSpec(spec);
     checkState(state);
     const key = bucketKey(topic, bucketId);
     const Backend = backendClass(spec.backend);
@@ -153,12 +155,17 @@ export class QueueStorage {
 
   async put(topic: string, bucketId: number, spec: BucketSpec, producer: string, seq: number, records: QueueRecord[]): Promise<Owned<{ stored: boolean; totalCount: number; epoch: string }>> {
     checkBucket(topic, bucketId);
-    if (typeof producer !== "string" || !Number.isSafeInteger(seq) || !Array.isArray(records)) {
-      throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "queue put: expected a producer id, a batch number and an array of records");
+    checkSpec(spec);
+    if (typeof producer !== "string" || !Number.isSafeInteger(seq) || seq < 0 || !Array.isArray(records)) {
+      throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "queue put: expected a producer id, a batch number ≥ 0 and an array of records");
     }
+    const notRecord = records.findIndex((r) => typeof r !== "object" || r === null || Array.isArray(r));
+    if (notRecord >= 0) throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `queue put: record ${notRecord} is not an object`);
     const served = await this.#serve(topic, bucketId, spec);
     if ("redirect" in served) return { ok: false, redirect: served.redirect };
     const stored = await served.bucket.append(producer, seq, records);
+    // Handed over while this batch waited its turn: it goes to the new owner (the writer follows the redirect).
+    if (stored === "sealed") return { ok: false, redirect: this.#moved.get(bucketKey(topic, bucketId)) ?? this.#nodeId! };
     if ((spec.replication ?? 1) > 1) {
       const replicating = this.#replicate(topic, bucketId, spec, served.bucket);
       if (spec.acks === "all") await replicating;
@@ -210,6 +217,7 @@ export class QueueStorage {
     lastBatch: Array<[string, number]>,
   ): Promise<{ count: number } | { need: number }> {
     checkBucket(topic, bucketId);
+    checkSpec(spec);
     if (typeof epoch !== "string" || !Number.isSafeInteger(fromOffset) || fromOffset < 0 || !Array.isArray(records) || !Array.isArray(lastBatch)) {
       throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "queue replicate: expected an epoch, an offset ≥ 0, records and batch numbers");
     }
@@ -237,6 +245,7 @@ export class QueueStorage {
 
   async get(topic: string, bucketId: number, spec: BucketSpec, offset: number, limit: number, waitMs: number): Promise<Owned<QueueRecord[]>> {
     checkBucket(topic, bucketId);
+    checkSpec(spec);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(limit) || limit < 1 || typeof waitMs !== "number" || !(waitMs >= 0)) {
       throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "queue get: expected an offset ≥ 0, a limit ≥ 1 and a wait ≥ 0");
     }
@@ -250,23 +259,28 @@ export class QueueStorage {
 
   async commit(topic: string, bucketId: number, spec: BucketSpec, group: string, offset: number): Promise<Owned<number>> {
     checkBucket(topic, bucketId);
+    checkSpec(spec);
+    checkGroup(group);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "queue commit: expected an offset ≥ 0");
     const served = await this.#serve(topic, bucketId, spec);
     if ("redirect" in served) return { ok: false, redirect: served.redirect };
-    served.bucket.commit(String(group), offset);
-    return { ok: true, value: served.bucket.committed(String(group)) };
+    served.bucket.commit(group, offset);
+    return { ok: true, value: served.bucket.committed(group) };
   }
 
   async committed(topic: string, bucketId: number, spec: BucketSpec, group: string): Promise<Owned<number>> {
     checkBucket(topic, bucketId);
+    checkSpec(spec);
+    checkGroup(group);
     const served = await this.#serve(topic, bucketId, spec);
     if ("redirect" in served) return { ok: false, redirect: served.redirect };
-    return { ok: true, value: served.bucket.committed(String(group)) };
+    return { ok: true, value: served.bucket.committed(group) };
   }
 
   /** The bucket's figures (count, epoch, backend's), or the owner to ask. */
   async stats(topic: string, bucketId: number, spec: BucketSpec): Promise<Owned<Record<string, unknown>>> {
     checkBucket(topic, bucketId);
+    checkSpec(spec);
     const served = await this.#serve(topic, bucketId, spec);
     if ("redirect" in served) return { ok: false, redirect: served.redirect };
     return { ok: true, value: await served.bucket.stats() };
@@ -281,18 +295,24 @@ export class QueueStorage {
     const self = this.#nodeId;
     if (host === undefined || !host.clustered) return 0;
     let handed = 0;
-    await Promise.all(
-      [...this.#buckets.entries()].map(async ([key, { bucket, spec, topic, bucketId }]) => {
+    await Promise.allSettled(
+      [...this.#buckets.entries()].map(async ([key, entry]) => {
+        const { bucket, spec, topic, bucketId } = entry;
         const next = closestNodes(key, bucketOwners(host).filter((node) => node !== self), 1)[0];
         if (next === undefined) return;
         this.#buckets.delete(key);
         this.#moved.set(key, next);
-        const state = await bucket.export();
+        bucket.seal();
         try {
+          const state = await bucket.export();
           await (await storageOn(host, next)).withOptions({ timeout: HAND_OVER_TIMEOUT_MS }).accept(topic, bucketId, spec, state);
           handed++;
-        } finally {
           await bucket.close();
+        } catch {
+          // Not taken: this node keeps the bucket (its records are not dropped on the way out).
+          bucket.unseal();
+          this.#moved.delete(key);
+          this.#buckets.set(key, entry);
         }
       }),
     );
@@ -323,6 +343,23 @@ export async function storageOn(host: QueueHost, node: string): Promise<ActorPro
     }
     throw error;
   }
+}
+
+function checkSpec(spec: unknown): asserts spec is BucketSpec {
+  const s = spec as Partial<BucketSpec> | null;
+  if (typeof s !== "object" || s === null || typeof s.backend !== "string" || typeof s.backendOptions !== "object" || s.backendOptions === null) {
+    throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "queue: expected a bucket spec { backend, backendOptions }");
+  }
+  if (s.replication !== undefined && (!Number.isSafeInteger(s.replication) || s.replication < 1)) {
+    throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "queue: a bucket spec's replication must be an integer ≥ 1");
+  }
+}
+
+function checkGroup(group: unknown): string {
+  if (typeof group !== "string" || group.length === 0 || group.length > 256) {
+    throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "queue: a reader group must be a non-empty string of at most 256 characters");
+  }
+  return group;
 }
 
 function checkBucket(topic: unknown, bucketId: unknown): void {

@@ -295,7 +295,11 @@ export class QueueWriter {
           await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
         }
       }
-      if (lastError !== undefined) throw lastError;
+      if (lastError !== undefined) {
+        // Not acknowledged, and no longer pending: this batch and the rest of this send are the failure flush() reports.
+        this.#unacknowledged -= records.length - offset;
+        throw lastError;
+      }
       this.#unacknowledged -= batch.length;
     }
   }

@@ -70,7 +70,14 @@ export class TopicSubscriber {
 registerClass(TopicSubscriber, "pulsing.TopicSubscriber", { ...DEFAULT_SUPERVISION });
 
 /** Subscription actors of this realm, by node and topic (the readers of one node share one). */
-const subscriptions = new Map<string, { subscriber: TopicSubscriber; ref: Promise<ActorRef> }>();
+const subscriptions = new Map<string, Subscription>();
+
+/** One node's subscription to a topic, shared by its started readers (it goes when the last one stops). */
+interface Subscription {
+  subscriber: TopicSubscriber;
+  ref: Promise<ActorRef>;
+  readers: number;
+}
 
 /** Reads a topic's messages on this node (`topic.read()`). */
 export class TopicReader {
@@ -107,11 +114,17 @@ export class TopicReader {
     if (entry === undefined) {
       const subscriber = new TopicSubscriber();
       const ref = this.#host.spawn(subscriber, { name: topicActorName(this.topic), public: true });
-      entry = { subscriber, ref };
+      entry = { subscriber, ref, readers: 0 };
       subscriptions.set(key, entry);
       ref.catch(() => subscriptions.delete(key));
     }
-    await entry.ref;
+    entry.readers++;
+    try {
+      await entry.ref;
+    } catch (error) {
+      entry.readers--;
+      throw error;
+    }
     for (const handler of this.#handlers) entry.subscriber.handlers.add(this.#wrapped.get(handler)!);
     this.#started = true;
   }
@@ -123,7 +136,7 @@ export class TopicReader {
     const entry = this.#subscription();
     if (entry === undefined) return;
     for (const wrapped of this.#wrapped.values()) entry.subscriber.handlers.delete(wrapped);
-    if (entry.subscriber.handlers.size === 0) {
+    if (--entry.readers === 0) {
       subscriptions.delete(`${this.#host.nodeId}/${this.topic}`);
       await this.#host.stop(await entry.ref).catch(() => {});
     }
@@ -133,7 +146,7 @@ export class TopicReader {
     return { topic: this.topic, received: this.#received, started: this.#started };
   }
 
-  #subscription(): { subscriber: TopicSubscriber; ref: Promise<ActorRef> } | undefined {
+  #subscription(): Subscription | undefined {
     return subscriptions.get(`${this.#host.nodeId}/${this.topic}`);
   }
 }
