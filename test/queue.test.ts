@@ -8,18 +8,11 @@ import { after, before, describe, it } from "node:test";
 import * as pul from "pulsing";
 import { bucketKey, bucketOf, closestNodes } from "../src/streaming/bucket.js";
 import { QUEUE_STORAGE_NAME, QueueStorage } from "../src/streaming/queue-storage.js";
-import { eventually } from "./helpers.js";
+import { inProcessCluster, tcpAddr as tcpOf } from "./cluster/harness.js";
+import { eventually, hasCode } from "./helpers.js";
 
-const tcpOf = (system: pul.ActorSystem): string => system.addrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && !a.includes("/ws"))!;
-
-async function rejectsWithCode(promise: Promise<unknown> | (() => unknown), code: string, pattern?: RegExp): Promise<void> {
-  await assert.rejects(async () => (typeof promise === "function" ? promise() : promise), (error: unknown) => {
-    assert.ok(error instanceof pul.PulsingRuntimeError, `not a PulsingRuntimeError: ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (pattern !== undefined) assert.match(error.message, pattern);
-    return true;
-  });
-}
+const rejectsWithCode = (promise: Promise<unknown> | (() => unknown), code: string, pattern?: RegExp): Promise<void> =>
+  assert.rejects(async () => (typeof promise === "function" ? promise() : promise), hasCode(code, pattern));
 
 describe("queue buckets: Pulsing's rule and placement by distance", () => {
   it("puts a key in the bucket Pulsing puts it in (MD5 of String(key), big-endian, modulo the bucket count)", () => {
@@ -202,13 +195,7 @@ describe("a queue on a standalone system", () => {
 describe("a queue on a cluster of three nodes", () => {
   let seed: pul.ActorSystem;
   let others: pul.ActorSystem[];
-  before(async () => {
-    seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
-    others = await Promise.all([0, 1].map(() => pul.actorSystem({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] })));
-    await eventually(() => {
-      for (const system of [seed, ...others]) assert.equal(system.members().filter((m) => m.status === "alive").length, 3);
-    });
-  });
+  before(async () => void ([seed, ...others] = await inProcessCluster(3)));
   after(async () => Promise.all([seed, ...(others ?? [])].map((s) => s?.shutdown())));
 
   it("keeps each bucket on the node closest to it, and a reader on another node reads every record", async () => {
@@ -344,12 +331,7 @@ describe("a replicated queue (replication 2, acks all)", () => {
   after(async () => void (await Promise.all(systems.map((s) => s.shutdown()))));
 
   it("a killed owner's follower carries on with every acknowledged record", async () => {
-    const seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
-    systems.push(seed);
-    systems.push(...(await Promise.all([0, 1].map(() => pul.actorSystem({ addr: "127.0.0.1:0", seeds: [tcpOf(seed)] })))));
-    await eventually(() => {
-      for (const system of systems) assert.equal(system.members().filter((m) => m.status === "alive").length, 3);
-    }, 15_000);
+    systems.push(...(await inProcessCluster(3)));
     const writerNode = systems[1]!;
     const writer = await writerNode.queue.write("replicated/orders", { numBuckets: 8, replication: 2, acks: "all", batchSize: 20 });
     await writer.put(Array.from({ length: 200 }, (_, id) => ({ id })));

@@ -3,7 +3,8 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type * as pul from "pulsing";
+import * as pul from "pulsing";
+import { eventually } from "../helpers.js";
 import { spawnLineProcess } from "./line-process.js";
 
 const CHILD = fileURLToPath(new URL("./child-node.ts", import.meta.url));
@@ -71,4 +72,20 @@ export function wsAddr(node: { addrs: string[] }): string {
   const addr = node.addrs.find((a) => a.includes("/ws") && a.startsWith("/ip4/127.0.0.1"));
   if (addr === undefined) throw new Error(`no loopback WebSocket address among ${node.addrs.join(", ")}`);
   return addr;
+}
+
+/**
+ * `count` full nodes in this process (the first is the others' seed), resolved once every one sees all of them
+ * alive. Shut them down with `Promise.all(systems.map((s) => s.shutdown()))`.
+ */
+export async function inProcessCluster(count: number, timeoutMs = 15_000): Promise<pul.ActorSystem[]> {
+  const seed = await pul.actorSystem({ addr: "127.0.0.1:0" });
+  const systems = [seed, ...(await Promise.all(Array.from({ length: count - 1 }, () => pul.actorSystem({ addr: "127.0.0.1:0", seeds: [tcpAddr(seed)] }))))];
+  await eventually(() => {
+    for (const system of systems) {
+      const alive = system.members().filter((m) => m.status === "alive").length;
+      if (alive !== count) throw new Error(`node ${system.nodeId} sees ${alive} of ${count} alive`);
+    }
+  }, timeoutMs);
+  return systems;
 }
