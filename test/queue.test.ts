@@ -309,11 +309,14 @@ describe("a queue while membership changes", () => {
   });
 
   it("a killed owner's records are reported lost by the writer (memory backend, no replica), not hidden", async () => {
-    const victim = systems[2]!;
     const writer = await systems[1]!.queue.write("moving/fragile", { numBuckets: 8 });
     await writer.put(range(0, 80).map((id) => ({ id })));
     await writer.flush();
-    const owned = (await writer.stats()).buckets.filter((b) => b.owner === victim.nodeId).map((b) => b.bucketId);
+    const before = await writer.stats();
+    const ownedBy = (node: pul.ActorSystem): number[] => before.buckets.filter((b) => b.owner === node.nodeId).map((b) => b.bucketId);
+    // The other node owning the most buckets (a fixed pick owned none in about 4 % of runs).
+    const victim = systems.filter((s) => s !== systems[1]).sort((a, b) => ownedBy(b).length - ownedBy(a).length)[0]!;
+    const owned = ownedBy(victim);
     assert.ok(owned.length > 0, "the victim owned no bucket: nothing was tested");
     // Killed: its libp2p node stops at once (no leave, no hand-over).
     await (victim as unknown as { mesh: { node: { stop(): Promise<void> } } }).mesh.node.stop();
