@@ -25,6 +25,9 @@ export class BucketStore {
   #appending: Promise<unknown> = Promise.resolve();
 
   readonly epoch: string;
+  /** Records appended here (new batches only) and records handed to readers, since this copy was made: for rates. */
+  written = 0;
+  readOut = 0;
   /** Handed over (or closing): appends that come after it are refused, so none lands where nobody will read it. */
   #sealed = false;
 
@@ -75,6 +78,7 @@ export class BucketStore {
       await this.#backend.putBatch(records);
       this.#lastBatch.set(producer, seq);
       this.#count = before + records.length;
+      this.written += records.length;
       for (const wake of [...this.#waiting]) wake();
       return { stored: true, totalCount: this.#count, epoch: this.epoch };
     });
@@ -106,6 +110,7 @@ export class BucketStore {
       if (missing.length > 0) {
         await this.#backend.putBatch(missing);
         this.#count = count + missing.length;
+        this.written += missing.length;
       }
       for (const [producer, seq] of lastBatch) if (seq > (this.#lastBatch.get(producer) ?? -1)) this.#lastBatch.set(producer, seq);
       return { count: this.#count ?? count };
@@ -121,6 +126,12 @@ export class BucketStore {
 
   /** Up to `limit` records from `offset`; with `waitMs`, waits that long for one when there is none yet. */
   async read(offset: number, limit: number, waitMs: number): Promise<QueueRecord[]> {
+    const records = await this.#read(offset, limit, waitMs);
+    this.readOut += records.length;
+    return records;
+  }
+
+  async #read(offset: number, limit: number, waitMs: number): Promise<QueueRecord[]> {
     const records = await this.#backend.get(limit, offset);
     if (records.length > 0 || waitMs <= 0) return records;
     await new Promise<void>((resolve) => {

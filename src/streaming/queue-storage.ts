@@ -24,6 +24,22 @@ export interface BucketSpec {
 /** An owner's answer: done, or "not mine: ask `redirect`" (views differ while membership changes). */
 export type Owned<T> = { ok: true; value: T } | { ok: false; redirect: string };
 
+/** One bucket copy on this node, as `QueueStorage.inventory()` lists it (for the dashboard, `inspect`, `/metrics`). */
+export interface BucketInventory {
+  topic: string;
+  bucketId: number;
+  /** `owner`: this node serves the bucket; `replica`: a follower's copy of a bucket another node owns. */
+  role: "owner" | "replica";
+  totalCount: number;
+  /** Records appended to / read from this copy since it was made here (counters: rates come from two samples). */
+  written: number;
+  read: number;
+  backend: string;
+  replication: number;
+  /** The followers (owner only): node id → the count each last reported. */
+  followers?: Record<string, number>;
+}
+
 /** Nodes asked for a bucket's records when this node becomes its owner (the previous owner is one of the closest). */
 const TAKE_OVER_CANDIDATES = 3;
 /** How long a hand-over call may take. */
@@ -44,6 +60,8 @@ export class QueueStorage {
   readonly #takingOver = new Map<string, Promise<BucketStore>>();
   /** Followers' copies of buckets other nodes own. */
   readonly #replicas = new Map<string, BucketStore>();
+  /** The spec each replica was made with (for the inventory). */
+  readonly #replicaSpecs = new Map<string, { spec: BucketSpec; topic: string; bucketId: number }>();
   /** Per bucket this node owns: each follower's count, as it last said, and the sync under way. */
   readonly #followers = new Map<string, { counts: Map<string, number>; syncing: Promise<void> }>();
   #nodeId: string | undefined;
@@ -98,6 +116,7 @@ export class QueueStorage {
       // The owner is gone without handing over: a follower's copy carries on (this node's own, else the longest).
       const mine = this.#replicas.get(key);
       this.#replicas.delete(key);
+      this.#replicaSpecs.delete(key);
       let copy: BucketState | undefined;
       if (mine === undefined && host !== undefined && host.clustered) {
         const others = bucketOwners(host).filter((node) => node !== self);
@@ -226,6 +245,7 @@ export class QueueStorage {
     if (replica !== undefined && replica.epoch !== epoch) {
       void replica.close();
       this.#replicas.delete(key);
+      this.#replicaSpecs.delete(key);
       replica = undefined;
     }
     if (replica === undefined) {
@@ -233,6 +253,7 @@ export class QueueStorage {
       const Backend = backendClass(spec.backend);
       replica = new BucketStore(new Backend({ ...spec.backendOptions, topic, bucketId }), epoch);
       this.#replicas.set(key, replica);
+      this.#replicaSpecs.set(key, { spec, topic, bucketId });
     }
     return replica.sync(fromOffset, records, lastBatch);
   }
@@ -319,10 +340,48 @@ export class QueueStorage {
     return handed;
   }
 
+  /** The bucket copies this node holds, with their counts and counters. */
+  async inventory(): Promise<BucketInventory[]> {
+    const owned = await Promise.all(
+      [...this.#buckets.entries()].map(async ([key, { bucket, spec, topic, bucketId }]): Promise<BucketInventory> => {
+        const followers = this.#followers.get(key)?.counts;
+        return {
+          topic,
+          bucketId,
+          role: "owner",
+          totalCount: await bucket.totalCount(),
+          written: bucket.written,
+          read: bucket.readOut,
+          backend: spec.backend,
+          replication: spec.replication ?? 1,
+          ...(followers !== undefined && followers.size > 0 ? { followers: Object.fromEntries(followers) } : {}),
+        };
+      }),
+    );
+    const replicas = await Promise.all(
+      [...this.#replicas.entries()].map(async ([key, bucket]): Promise<BucketInventory> => {
+        const made = this.#replicaSpecs.get(key);
+        const [topic, bucketId] = made !== undefined ? [made.topic, made.bucketId] : [key, -1];
+        return {
+          topic,
+          bucketId,
+          role: "replica",
+          totalCount: await bucket.totalCount(),
+          written: bucket.written,
+          read: bucket.readOut,
+          backend: made?.spec.backend ?? "memory",
+          replication: made?.spec.replication ?? 1,
+        };
+      }),
+    );
+    return [...owned, ...replicas].sort((a, b) => (a.topic === b.topic ? a.bucketId - b.bucketId : a.topic < b.topic ? -1 : 1));
+  }
+
   async onStop(): Promise<void> {
     const held = [...[...this.#buckets.values()].map((entry) => entry.bucket), ...this.#replicas.values()];
     this.#buckets.clear();
     this.#replicas.clear();
+    this.#replicaSpecs.clear();
     await Promise.allSettled(held.map((bucket) => bucket.close()));
   }
 }
@@ -381,4 +440,11 @@ export async function handOverQueues(host: QueueHost): Promise<void> {
   const storage = await host.resolve(QUEUE_STORAGE_NAME, { nodeId: host.nodeId }).catch(() => undefined);
   if (storage === undefined || storage.actorId.nodeId !== host.nodeId) return;
   await storage.asType(QueueStorage).withOptions({ timeout: 2 * HAND_OVER_TIMEOUT_MS }).handOverAll();
+}
+
+/** The bucket copies `host`'s node holds (none when its queue storage is not running). */
+export async function queueInventory(host: QueueHost): Promise<BucketInventory[]> {
+  const storage = await host.resolve(QUEUE_STORAGE_NAME, { nodeId: host.nodeId }).catch(() => undefined);
+  if (storage === undefined || storage.actorId.nodeId !== host.nodeId) return [];
+  return storage.asType(QueueStorage).inventory();
 }

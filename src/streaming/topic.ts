@@ -55,6 +55,8 @@ type Handler = (message: unknown) => unknown;
 export class TopicSubscriber {
   readonly handlers = new Set<Handler>();
   readonly #seen = new Set<string>();
+  /** Messages handed to this node's readers (a counter: rates come from two samples). */
+  received = 0;
 
   /** A message; resolves (the acknowledgement) once every reader here has handled it. */
   async deliver(message: unknown, id: string): Promise<boolean> {
@@ -62,6 +64,7 @@ export class TopicSubscriber {
     if (this.#seen.has(id)) return true;
     this.#seen.add(id);
     if (this.#seen.size > SEEN_IDS) this.#seen.delete(this.#seen.values().next().value!);
+    this.received++;
     await Promise.all([...this.handlers].map(async (handler) => handler(message)));
     return true;
   }
@@ -151,6 +154,38 @@ export class TopicReader {
   }
 }
 
+/** Messages published from each node, by node and topic (counters for the dashboard, `inspect` and `/metrics`). */
+const published = new Map<string, number>();
+
+/** One topic as seen from one node: its subscribers in the cluster, and this node's readers and counters. */
+export interface TopicInventory {
+  topic: string;
+  /** Nodes subscribed to the topic, in this node's view. */
+  subscribers: string[];
+  /** This node's started readers of the topic. */
+  readers: number;
+  /** Messages this node's subscription handed to its readers, and messages published from this node. */
+  received: number;
+  published: number;
+}
+
+/** The topics `host`'s node subscribes to or has published to. */
+export function topicInventory(host: QueueHost): TopicInventory[] {
+  const prefix = `${host.nodeId}/`;
+  const topics = new Set<string>();
+  for (const key of [...subscriptions.keys(), ...published.keys()]) if (key.startsWith(prefix)) topics.add(key.slice(prefix.length));
+  return [...topics].sort().map((topic) => {
+    const entry = subscriptions.get(prefix + topic);
+    return {
+      topic,
+      subscribers: host.nodesWith(topicActorName(topic)),
+      readers: entry?.readers ?? 0,
+      received: entry?.subscriber.received ?? 0,
+      published: published.get(prefix + topic) ?? 0,
+    };
+  });
+}
+
 /** Publishes to a topic's subscribers (`topic.write()`). */
 export class TopicWriter {
   readonly topic: string;
@@ -176,6 +211,8 @@ export class TopicWriter {
     const mode = options.mode ?? "best_effort";
     const timeout = options.timeout ?? 5_000;
     const id = `${this.#id}:${this.#seq++}`;
+    const counter = `${this.#host.nodeId}/${this.topic}`;
+    published.set(counter, (published.get(counter) ?? 0) + 1);
     const nodes = this.subscribers();
     const send = async (node: string): Promise<void> => {
       const ref = await this.#host.resolve(topicActorName(this.topic), { nodeId: node });
