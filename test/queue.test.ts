@@ -180,7 +180,7 @@ describe("a queue on a standalone system", () => {
     await rejectsWithCode(system.queue.write("q", { bucket_column: "x" } as never), "INVALID_OPTION", /bucket_column/);
     await rejectsWithCode(system.queue.write("q", { replication: 0 }), "INVALID_OPTION", /replication/);
     await rejectsWithCode(system.queue.write("q", { acks: "some" as never }), "INVALID_OPTION", /acks/);
-    await rejectsWithCode(system.queue.write("q", { backend: "level" }), "UNSUPPORTED", /level/);
+    await rejectsWithCode(system.queue.write("q", { backend: "level", backendOptions: { storagePath: 5 } }), "INVALID_OPTION", /storagePath/);
     await rejectsWithCode(system.queue.read("q", { rank: 2, worldSize: 2 }), "INVALID_OPTION", /rank/);
     await rejectsWithCode(system.queue.read("q", { rank: 0 }), "INVALID_OPTION", /worldSize/);
     await rejectsWithCode(system.queue.read("q", { bucketId: 4, numBuckets: 4 }), "INVALID_OPTION", /bucket 4/);

@@ -76,6 +76,8 @@ export const ErrorCode = {
   PROTOCOL_ERROR: "PROTOCOL_ERROR",
   /** The operation is not available here (e.g. a head-node call on a node that is not one). */
   UNSUPPORTED: "UNSUPPORTED",
+  /** Persistent storage could not be opened, read or written (a queue's `level` database in use by another process…). */
+  STORAGE_FAILED: "STORAGE_FAILED",
   /** A framework wait ran out of time (calls that time out reject with `PulsingTimeoutError`, whose code this is too). */
   TIMEOUT: "TIMEOUT",
   /** Raised without a code (e.g. constructed by user code). */

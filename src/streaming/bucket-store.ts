@@ -1,5 +1,5 @@
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
-import type { QueueRecord, StorageBackend } from "./backend.js";
+import type { BucketMeta, QueueRecord, StorageBackend } from "./backend.js";
 
 /** A bucket as it moves to its next owner: its records and everything that goes with them. */
 export interface BucketState {
@@ -45,16 +45,77 @@ export class BucketStore {
     this.epoch = epoch;
   }
 
-  /** A bucket taken over from its previous owner: its records (in their order: offsets stay valid), writers and groups. */
+  /**
+   * The bucket a persistent backend kept (its node restarted, or held it before), or undefined when it keeps none.
+   */
+  static async restore(backend: StorageBackend): Promise<BucketStore | undefined> {
+    if (backend.persistent !== true || backend.loadMeta === undefined) return undefined;
+    const meta = await backend.loadMeta();
+    if (meta === undefined) return undefined;
+    const bucket = new BucketStore(backend, meta.epoch);
+    for (const [producer, seq] of meta.lastBatch) bucket.#lastBatch.set(producer, seq);
+    for (const [group, offset] of meta.committed) bucket.#committed.set(group, offset);
+    return bucket;
+  }
+
+  /**
+   * A bucket taken over from its previous owner: its records (in their order: offsets stay valid), writers and groups.
+   * A persistent backend that kept another copy of the bucket: a copy of the same lineage is replaced (the one handed
+   * over is the owner's); one of another lineage (this node kept it while another node started the bucket afresh)
+   * keeps its records, and the records handed over follow them — nothing either side acknowledged is dropped.
+   */
   static async from(state: BucketState, backend: StorageBackend): Promise<BucketStore> {
-    const bucket = new BucketStore(backend, state.epoch);
+    const kept = await BucketStore.restore(backend);
+    if (kept !== undefined && kept.epoch !== state.epoch && (await kept.totalCount()) > 0) {
+      for (const [producer, seq] of state.lastBatch) if (seq > (kept.#lastBatch.get(producer) ?? -1)) kept.#lastBatch.set(producer, seq);
+      const count = await kept.totalCount();
+      await backend.putBatch(state.records, kept.#meta());
+      kept.#count = count + state.records.length;
+      return kept;
+    }
     const before = await backend.totalCount();
-    if (before !== 0) throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `a bucket taken over needs an empty backend (this one holds ${before} records)`);
-    if (state.records.length > 0) await backend.putBatch(state.records);
+    if (before !== 0 || kept !== undefined) {
+      if (backend.clear === undefined) throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `a bucket taken over needs an empty backend (this one holds ${before} records)`);
+      await backend.clear();
+    }
+    const bucket = new BucketStore(backend, state.epoch);
     for (const [producer, seq] of state.lastBatch) bucket.#lastBatch.set(producer, seq);
     for (const [group, offset] of state.committed) bucket.#committed.set(group, offset);
+    if (state.records.length > 0) await backend.putBatch(state.records, bucket.#meta());
+    else await bucket.#saveMeta();
     bucket.#count = state.records.length;
     return bucket;
+  }
+
+  /**
+   * A follower's copy of lineage `epoch`: what a persistent backend kept of it (the follower restarted), else empty
+   * (a copy of another lineage is dropped).
+   */
+  static async replica(backend: StorageBackend, epoch: string): Promise<BucketStore> {
+    const kept = await BucketStore.restore(backend);
+    if (kept !== undefined && kept.epoch === epoch) return kept;
+    if (kept !== undefined || (await backend.totalCount()) > 0) await backend.clear?.();
+    return new BucketStore(backend, epoch);
+  }
+
+  /** What a persistent backend stores with the records. */
+  #meta(): BucketMeta {
+    return { epoch: this.epoch, lastBatch: [...this.#lastBatch], committed: [...this.#committed] };
+  }
+
+  #persistent(): boolean {
+    return this.#backend.persistent === true;
+  }
+
+  async #saveMeta(): Promise<void> {
+    if (this.#persistent()) await this.#backend.saveMeta?.(this.#meta());
+  }
+
+  /** The bucket moved to another node: a persistent backend forgets it (a later owner here takes it from the holder). */
+  async discard(): Promise<void> {
+    for (const wake of [...this.#waiting]) wake();
+    if (this.#persistent()) await this.#backend.clear?.();
+    await this.#backend.close?.();
   }
 
   /** Everything the next owner needs, once the appends under way are done. */
@@ -75,8 +136,15 @@ export class BucketStore {
       if (this.#sealed) return "sealed" as const;
       if (seq <= (this.#lastBatch.get(producer) ?? -1)) return { stored: false, totalCount: await this.totalCount(), epoch: this.epoch };
       const before = await this.totalCount();
-      await this.#backend.putBatch(records);
+      const previous = this.#lastBatch.get(producer);
       this.#lastBatch.set(producer, seq);
+      try {
+        await this.#backend.putBatch(records, this.#persistent() ? this.#meta() : undefined);
+      } catch (error) {
+        if (previous === undefined) this.#lastBatch.delete(producer);
+        else this.#lastBatch.set(producer, previous);
+        throw error;
+      }
       this.#count = before + records.length;
       this.written += records.length;
       for (const wake of [...this.#waiting]) wake();
@@ -107,12 +175,12 @@ export class BucketStore {
       const count = await this.totalCount();
       if (fromOffset > count) return { need: count };
       const missing = records.slice(count - fromOffset);
+      for (const [producer, seq] of lastBatch) if (seq > (this.#lastBatch.get(producer) ?? -1)) this.#lastBatch.set(producer, seq);
       if (missing.length > 0) {
-        await this.#backend.putBatch(missing);
+        await this.#backend.putBatch(missing, this.#persistent() ? this.#meta() : undefined);
         this.#count = count + missing.length;
         this.written += missing.length;
       }
-      for (const [producer, seq] of lastBatch) if (seq > (this.#lastBatch.get(producer) ?? -1)) this.#lastBatch.set(producer, seq);
       return { count: this.#count ?? count };
     });
     this.#appending = syncing.catch(() => {});
@@ -150,8 +218,9 @@ export class BucketStore {
     return this.#backend.get(limit, offset);
   }
 
-  commit(group: string, offset: number): void {
+  async commit(group: string, offset: number): Promise<void> {
     this.#committed.set(group, Math.max(offset, this.#committed.get(group) ?? 0));
+    await this.#saveMeta();
   }
 
   committed(group: string): number {

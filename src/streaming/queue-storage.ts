@@ -3,7 +3,7 @@ import { currentContext } from "../actor/context.js";
 import type { ActorProxy } from "../actor/proxy-types.js";
 import { DEFAULT_SUPERVISION } from "../actor/supervision.js";
 import { ErrorCode, PulsingError, PulsingRuntimeError } from "../errors/errors.js";
-import { backendClass, type QueueRecord } from "./backend.js";
+import { backendClass, type QueueRecord, type StorageBackend } from "./backend.js";
 import { bucketKey, closestNodes } from "./bucket.js";
 import { BucketStore, type BucketState } from "./bucket-store.js";
 import { bucketOwners, queueHost, type QueueHost } from "./queue-host.js";
@@ -92,12 +92,18 @@ export class QueueStorage {
     return { bucket: await taking };
   }
 
+  /** A backend for a bucket kept on this node (a `level` one keeps its files under this node's id in a cluster). */
+  #backendFor(spec: BucketSpec, topic: string, bucketId: number): StorageBackend {
+    const Backend = backendClass(spec.backend);
+    const host = this.#host();
+    return new Backend({ ...spec.backendOptions, topic, bucketId, nodeId: this.#nodeId ?? currentContext().nodeId, standalone: host === undefined || !host.clustered });
+  }
+
   /** This node is the owner and holds nothing: the bucket's records come from whichever close node holds them. */
   async #takeOver(host: QueueHost | undefined, topic: string, bucketId: number, spec: BucketSpec): Promise<BucketStore> {
     const key = bucketKey(topic, bucketId);
     const self = this.#nodeId!;
-    const Backend = backendClass(spec.backend);
-    const backend = (): InstanceType<typeof Backend> => new Backend({ ...spec.backendOptions, topic, bucketId });
+    backendClass(spec.backend); // an unknown backend fails here, before any node hands its bucket over
     let state: BucketState | undefined;
     if (host !== undefined && host.clustered) {
       const others = bucketOwners(host).filter((node) => node !== self);
@@ -111,12 +117,15 @@ export class QueueStorage {
       }
     }
     let bucket: BucketStore;
-    if (state !== undefined) bucket = await BucketStore.from(state, backend());
+    if (state !== undefined) bucket = await BucketStore.from(state, this.#backendFor(spec, topic, bucketId));
     else {
-      // The owner is gone without handing over: a follower's copy carries on (this node's own, else the longest).
+      // The owner is gone without handing over: a follower's copy carries on (this node's own, else what a persistent
+      // backend kept here, else the longest copy of another follower).
       const mine = this.#replicas.get(key);
       this.#replicas.delete(key);
       this.#replicaSpecs.delete(key);
+      const backend = mine === undefined ? this.#backendFor(spec, topic, bucketId) : undefined;
+      const kept = backend !== undefined ? await BucketStore.restore(backend) : undefined;
       let copy: BucketState | undefined;
       if (mine === undefined && host !== undefined && host.clustered) {
         const others = bucketOwners(host).filter((node) => node !== self);
@@ -127,7 +136,9 @@ export class QueueStorage {
           if (theirs !== undefined && (copy === undefined || theirs.records.length > copy.records.length)) copy = theirs;
         }
       }
-      bucket = mine ?? (copy !== undefined ? await BucketStore.from(copy, backend()) : new BucketStore(backend()));
+      // What this node kept wins unless another follower has a longer copy of the same lineage.
+      if (kept !== undefined && copy !== undefined && !(copy.epoch === kept.epoch && copy.records.length > (await kept.totalCount()))) copy = undefined;
+      bucket = mine ?? (copy !== undefined ? await BucketStore.from(copy, backend!) : (kept ?? new BucketStore(backend!)));
     }
     this.#buckets.set(key, { bucket, spec, topic, bucketId });
     this.#moved.delete(key);
@@ -149,7 +160,7 @@ export class QueueStorage {
     this.#moved.set(key, to);
     held.bucket.seal();
     const state = await held.bucket.export();
-    void held.bucket.close();
+    void held.bucket.discard();
     return state;
   }
 
@@ -159,14 +170,21 @@ export class QueueStorage {
     checkSpec(spec);
     checkState(state);
     const key = bucketKey(topic, bucketId);
-    const Backend = backendClass(spec.backend);
+    backendClass(spec.backend);
     const held = this.#buckets.get(key);
     if (held !== undefined) {
       // Both held it (a hand-over raced a take-over): keep the longer history.
       if ((await held.bucket.totalCount()) >= state.records.length) return true;
-      void held.bucket.close();
+      await held.bucket.close();
     }
-    const bucket = await BucketStore.from(state, new Backend({ ...spec.backendOptions, topic, bucketId }));
+    const replica = this.#replicas.get(key);
+    if (replica !== undefined) {
+      // This node followed the bucket: the owner's state replaces its copy (same files for a persistent backend).
+      this.#replicas.delete(key);
+      this.#replicaSpecs.delete(key);
+      await replica.close();
+    }
+    const bucket = await BucketStore.from(state, this.#backendFor(spec, topic, bucketId));
     this.#buckets.set(key, { bucket, spec, topic, bucketId });
     this.#moved.delete(key);
     return true;
@@ -243,17 +261,22 @@ export class QueueStorage {
     const key = bucketKey(topic, bucketId);
     let replica = this.#replicas.get(key);
     if (replica !== undefined && replica.epoch !== epoch) {
-      void replica.close();
       this.#replicas.delete(key);
       this.#replicaSpecs.delete(key);
+      await replica.close();
       replica = undefined;
     }
     if (replica === undefined) {
-      if (fromOffset !== 0) return { need: 0 };
-      const Backend = backendClass(spec.backend);
-      replica = new BucketStore(new Backend({ ...spec.backendOptions, topic, bucketId }), epoch);
-      this.#replicas.set(key, replica);
-      this.#replicaSpecs.set(key, { spec, topic, bucketId });
+      // A new copy, or what a persistent backend kept of this lineage (this follower restarted): a copy that lacks
+      // records before `fromOffset` says what it needs.
+      replica = await BucketStore.replica(this.#backendFor(spec, topic, bucketId), epoch);
+      if (this.#replicas.has(key)) {
+        await replica.close(); // made meanwhile by a sync that overtook this one
+        replica = this.#replicas.get(key)!;
+      } else {
+        this.#replicas.set(key, replica);
+        this.#replicaSpecs.set(key, { spec, topic, bucketId });
+      }
     }
     return replica.sync(fromOffset, records, lastBatch);
   }
@@ -285,7 +308,7 @@ export class QueueStorage {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "queue commit: expected an offset ≥ 0");
     const served = await this.#serve(topic, bucketId, spec);
     if ("redirect" in served) return { ok: false, redirect: served.redirect };
-    served.bucket.commit(group, offset);
+    await served.bucket.commit(group, offset);
     return { ok: true, value: served.bucket.committed(group) };
   }
 
@@ -328,7 +351,7 @@ export class QueueStorage {
           const state = await bucket.export();
           await (await storageOn(host, next)).withOptions({ timeout: HAND_OVER_TIMEOUT_MS }).accept(topic, bucketId, spec, state);
           handed++;
-          await bucket.close();
+          await bucket.discard();
         } catch {
           // Not taken: this node keeps the bucket (its records are not dropped on the way out).
           bucket.unseal();

@@ -477,7 +477,10 @@ export async function readQueue(host: QueueHost, topic: string, options: QueueRe
 
 function bucketSpec(options: { backend?: string; backendOptions?: Record<string, unknown> }): BucketSpec {
   const backend = options.backend ?? "memory";
-  if (backend === "level") throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "backend 'level' is not built yet (issue 12): use 'memory' or a registered backend");
+  const storagePath = options.backendOptions?.storagePath;
+  if (backend === "level" && storagePath !== undefined && (typeof storagePath !== "string" || storagePath.length === 0)) {
+    throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "backend 'level': backendOptions.storagePath must be a non-empty string (a directory in Node and Deno, a database name in a browser)");
+  }
   return { backend, backendOptions: options.backendOptions ?? {} };
 }
 
