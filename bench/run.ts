@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each printed next to its floor from the same run.
- *   npm run bench -- local      only the named groups (local, remote, cluster, browser, tab-cpu, membership-sim)
+ *   npm run bench -- local      only the named groups (local, remote, cluster, queue, browser, tab-cpu, membership-sim)
  * The cluster group includes a one-minute run with a CPU-busy node.
  */
 import { spawnSync } from "node:child_process";
@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { benchCluster } from "./cluster.js";
 import { benchLocal } from "./local.js";
 import { benchMembershipSim } from "./membership-sim.js";
+import { benchQueue } from "./queue.js";
 import { benchRemote } from "./remote.js";
 
 const groups: Record<string, () => Promise<void>> = {
@@ -16,6 +17,8 @@ const groups: Record<string, () => Promise<void>> = {
   cluster: () => benchCluster(),
   // The real membership code at up to 1,000+ simulated members (sim clock and network; see bench/membership-sim.ts).
   "membership-sim": () => benchMembershipSim(),
+  // Queues and topics against Redis (redis-server started on a loopback port; see bench/queue.ts).
+  queue: benchQueue,
   // In the browser tests' environment (Chromium, a network namespace for WebRTC): see e2e/run.mjs.
   browser: () => inBrowserEnvironment("browser"),
   // A dashboard tab's CPU and membership traffic with 3 tabs open and some churn (bench/tab-cpu.ts), same environment.

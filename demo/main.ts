@@ -1,8 +1,8 @@
 /**
  * The live dashboard: opening the page makes this tab a node of the cluster (`pul.init({ seeds })` with the
  * WebSocket addresses `/config.json` lists: the serving seed's, then a few other seeds', so that the tab stays in the
- * cluster while one of them restarts), then shows the membership, the actors, message rates, and lets you spawn,
- * call, stream and chat across nodes.
+ * cluster while one of them restarts), then shows the membership, the actors, message rates, queues and topics, and
+ * lets you spawn, call, stream and chat across nodes.
  *
  * Tests rely on `globalThis.pul`, `globalThis.system` and `document.body.dataset.ready === "true"`.
  */
@@ -14,8 +14,11 @@ import { CallPanel } from "./panels/call.js";
 import { ChatPanel } from "./panels/chat.js";
 import { SelfInfo } from "./panels/header.js";
 import { MembershipPanel } from "./panels/membership.js";
+import { QueuesPanel } from "./panels/queues.js";
 import { RatesPanel } from "./panels/rates.js";
 import { StreamPanel } from "./panels/stream.js";
+import { TopicsPanel } from "./panels/topics.js";
+import { QueuesTopicsPoller } from "./queues-topics.js";
 import { describeError } from "./util.js";
 
 const REFRESH_MS = 1_000;
@@ -131,11 +134,17 @@ async function main(): Promise<void> {
   const call = new CallPanel(app);
   const stream = new StreamPanel(app);
   const chat = new ChatPanel(app);
+  const streams = new QueuesTopicsPoller(app);
+  const queues = new QueuesPanel(app);
+  const topics = new TopicsPanel(app);
   const self = new SelfInfo(app, selfEl, joinMs);
   call.onSpawned = (name) => actors.highlight(name);
-  globals.dashboard = { app, membership, actors, rates, call, stream, chat };
+  globals.dashboard = { app, membership, actors, rates, call, stream, chat, queues, topics };
 
-  replaceChildren(root, h("div", { class: "grid" }, membership.element, actors.element, rates.element, call.element, stream.element, chat.element));
+  replaceChildren(
+    root,
+    h("div", { class: "grid" }, membership.element, actors.element, rates.element, call.element, stream.element, chat.element, queues.element, topics.element),
+  );
 
   const onMembership = () => {
     membership.refresh();
@@ -151,6 +160,11 @@ async function main(): Promise<void> {
   });
   every(REFRESH_MS, () => actors.refresh());
   every(REFRESH_MS, () => rates.poll());
+  every(REFRESH_MS, async () => {
+    await streams.poll();
+    queues.render(streams);
+    topics.render(streams);
+  });
   document.body.dataset.ready = "true";
   void chat.start();
 }

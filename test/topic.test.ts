@@ -1,12 +1,64 @@
 /**
  * Topics (issue 12): `topic.write` / `topic.read` on real nodes — every subscriber gets each message once, the four
- * publish modes, a subscriber that never acknowledges failing at its timeout (never a hang), readers that stop.
+ * publish modes, a subscriber that never acknowledges failing at its timeout (never a hang), readers that stop,
+ * fire_and_forget and best_effort on gossipsub (paced, validated, each message handed to each subscriber once).
  */
+import type { GossipSub } from "@libp2p/gossipsub";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pul from "pulsing";
+import { encode } from "../src/wire/codec.js";
+import { GOSSIP_BURST, GOSSIP_MAX_BYTES, GOSSIP_RATE, gossipPacer, Pacer } from "../src/streaming/topic.js";
+import type { Clock, TimerHandle } from "../src/util/clock.js";
 import { inProcessCluster } from "./cluster/harness.js";
 import { eventually, hasCode } from "./helpers.js";
+
+const pubsubOf = (system: pul.ActorSystem): GossipSub => system.mesh!.node.services.pubsub as GossipSub;
+/** The topic's gossipsub topic in the default cluster. */
+const gossipName = (topic: string): string => `/pulsing/default/topic/${topic}/1`;
+
+/** A clock that moves only when told to (`advance`), firing the timers that fall due. */
+function fakeClock(): Clock & { advance(ms: number): void } {
+  let now = 0;
+  const timers = new Map<object, { at: number; fn: () => void }>();
+  return {
+    now: () => now,
+    setTimeout(fn, ms) {
+      const handle = {};
+      timers.set(handle, { at: now + ms, fn });
+      return handle as TimerHandle;
+    },
+    clearTimeout(handle) {
+      if (handle !== undefined) timers.delete(handle);
+    },
+    advance(ms) {
+      const until = now + ms;
+      for (;;) {
+        const due = [...timers].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+        if (due === undefined) break;
+        timers.delete(due[0]);
+        now = due[1].at;
+        due[1].fn();
+      }
+      now = until;
+    },
+  };
+}
+
+/** `count` readers of `topic`, one per system, each collecting what it gets. */
+async function readersOn(systems: pul.ActorSystem[], topic: string): Promise<Array<{ reader: pul.TopicReader; got: unknown[] }>> {
+  return Promise.all(
+    systems.map(async (system) => {
+      const reader = await system.topic.read(topic);
+      const got: unknown[] = [];
+      reader.onMessage((m) => void got.push(m));
+      await reader.start();
+      return { reader, got };
+    }),
+  );
+}
+
+const range = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, "0")}`);
 
 describe("topics on a standalone system", () => {
   let system: pul.ActorSystem;
@@ -44,16 +96,62 @@ describe("topics on a standalone system", () => {
   });
 });
 
-describe("topics on a cluster of three nodes", () => {
+describe("the gossip pace (a token bucket on a simulated clock)", () => {
+  it("lets a burst through at once, then one message per 1/rate, in call order", async () => {
+    const clock = fakeClock();
+    const pacer = new Pacer(100, 10, clock); // 100 a second: a token every 10 ms
+    const done: number[] = [];
+    const takes = Array.from({ length: 30 }, (_, i) => pacer.take().then(() => void done.push(i)));
+    await Promise.resolve();
+    assert.equal(done.length, 10, "the burst goes at once");
+    assert.equal(pacer.waiting, 20);
+    clock.advance(9);
+    await Promise.resolve();
+    assert.equal(done.length, 10, "not before its time");
+    clock.advance(1);
+    await Promise.resolve();
+    assert.equal(done.length, 11, "one more after 10 ms");
+    clock.advance(50);
+    await Promise.resolve();
+    assert.equal(done.length, 16, "and one every 10 ms");
+    clock.advance(140);
+    await Promise.all(takes);
+    assert.deepEqual(done, Array.from({ length: 30 }, (_, i) => i));
+    // Saved-up tokens never exceed the burst, and a big message costs more (at most the burst).
+    clock.advance(60_000);
+    let big = false;
+    void pacer.take(25).then(() => void (big = true));
+    await Promise.resolve();
+    assert.equal(big, true, "capped at the burst, which is full again");
+    let next = false;
+    void pacer.take(5).then(() => void (next = true));
+    clock.advance(20);
+    let small = false;
+    void pacer.take(1).then(() => void (small = true));
+    await Promise.resolve();
+    assert.equal(small, false, "a small message does not overtake a waiting big one");
+    clock.advance(20);
+    await Promise.resolve();
+    assert.equal(next, false, "5 tokens take 50 ms");
+    clock.advance(10);
+    await Promise.resolve();
+    assert.deepEqual([next, small], [true, false]);
+    clock.advance(10);
+    await Promise.resolve();
+    assert.equal(small, true);
+  });
+});
+
+describe("topics on a cluster of four nodes", () => {
   let seed: pul.ActorSystem;
   let others: pul.ActorSystem[];
-  before(async () => void ([seed, ...others] = await inProcessCluster(3)));
+  before(async () => void ([seed, ...others] = await inProcessCluster(4)));
   after(async () => void (await Promise.all([seed, ...(others ?? [])].map((s) => s?.shutdown()))));
 
   it("each subscriber gets each message once, in every mode", async () => {
     const got = new Map<string, unknown[]>();
     const readers = await Promise.all(
-      others.map(async (system) => {
+      others.slice(0, 2).map(async (system) => {
         const reader = await system.topic.read("cluster/news");
         got.set(system.nodeId, []);
         reader.onMessage((m) => void got.get(system.nodeId)!.push(m));
@@ -93,5 +191,144 @@ describe("topics on a cluster of three nodes", () => {
     const any = await writer.publish("m2", { mode: "wait_any_ack", timeout: 500 });
     assert.equal(any.success, true);
     assert.deepEqual(seen, ["m1", "m2"]);
+  });
+
+  it("fire_and_forget and best_effort reach the other nodes' subscribers by gossip, each message once", async () => {
+    const topic = "cluster/gossip";
+    // Three subscriber nodes besides the writer's, which subscribes too (its own readers are served directly).
+    const readers = await readersOn([...others, seed], topic);
+    const gossiped = new Map(others.map((system) => [system.nodeId, 0]));
+    const listeners = others.map((system) => {
+      const listener = (event: CustomEvent<{ topic: string }>): void => {
+        if (event.detail.topic === gossipName(topic)) gossiped.set(system.nodeId, gossiped.get(system.nodeId)! + 1);
+      };
+      pubsubOf(system).addEventListener("message", listener as never);
+      return () => pubsubOf(system).removeEventListener("message", listener as never);
+    });
+    const writer = await seed.topic.write(topic);
+    await eventually(() => assert.equal(writer.subscribers().length, 4));
+    // The writer's gossipsub has heard of the subscriptions (else it sends directly: correct, but not this test).
+    await eventually(() => assert.equal(pubsubOf(seed).getSubscribers(gossipName(topic)).length, 3));
+    const messages = range(200, "g");
+    for (const [i, message] of messages.entries()) {
+      if (i % 2 === 0) {
+        assert.deepEqual(await writer.publish(message, { mode: "fire_and_forget" }), { success: true, delivered: 0, failed: 0, subscriberCount: 4 });
+      } else {
+        // best_effort: 3 sent by gossip + the writer's own node acknowledged.
+        assert.deepEqual(await writer.publish(message, { mode: "best_effort" }), { success: true, delivered: 4, failed: 0, subscriberCount: 4 });
+      }
+    }
+    await eventually(() => {
+      for (const { got } of readers) assert.equal(got.length, messages.length);
+    });
+    for (const { got } of readers) assert.deepEqual([...got].sort(), messages, "every message once");
+    for (const [node, count] of gossiped) assert.equal(count, messages.length, `node ${node} got them by gossip`);
+    listeners.forEach((remove) => remove());
+    await Promise.all(readers.map(({ reader }) => reader.stop()));
+  });
+
+  it("a burst of 1000 fire_and_forget messages is paced, and every subscriber gets all of them", async () => {
+    const topic = "cluster/burst";
+    const readers = await readersOn(others, topic);
+    const writer = await seed.topic.write(topic);
+    await eventually(() => assert.equal(writer.subscribers().length, 3));
+    await eventually(() => assert.equal(pubsubOf(seed).getSubscribers(gossipName(topic)).length, 3));
+    // When each message went out on gossipsub.
+    const pubsub = pubsubOf(seed);
+    const publish = pubsub.publish;
+    const sentAt: number[] = [];
+    pubsub.publish = (...args) => {
+      if (args[0] === gossipName(topic)) sentAt.push(performance.now());
+      return publish.apply(pubsub, args);
+    };
+    const messages = range(1_000, "b");
+    try {
+      const publishing = Promise.all(messages.map((message) => writer.publish(message, { mode: "fire_and_forget" })));
+      // All but the burst (and the few tokens the loop's own milliseconds earned) wait their turn: a publish takes
+      // its token before anything async.
+      const waiting = gossipPacer(seed.nodeId)!.waiting;
+      assert.ok(waiting >= messages.length - GOSSIP_BURST - 50, `the publishes wait for the pace (${waiting} waiting)`);
+      await publishing;
+    } finally {
+      pubsub.publish = publish;
+    }
+    // Never ahead of the pace: the n-th message went out no sooner than the token bucket allows (burst, then rate).
+    const ahead = sentAt.map((at, i) => i + 1 - (GOSSIP_BURST + ((at - sentAt[0]!) * GOSSIP_RATE) / 1_000));
+    assert.ok(Math.max(...ahead) <= 20, `the burst was not paced: ${Math.round(Math.max(...ahead))} messages ahead of the pace`);
+    assert.ok(sentAt.at(-1)! - sentAt[0]! >= ((messages.length - GOSSIP_BURST) * 1_000) / GOSSIP_RATE - 20, "the burst took its time");
+    await eventually(() => {
+      for (const { got } of readers) assert.equal(got.length, messages.length);
+    }, 10_000);
+    for (const { got } of readers) assert.deepEqual(got, messages, "all of them, once, in order");
+    await Promise.all(readers.map(({ reader }) => reader.stop()));
+  });
+
+  it("a reader that stops gets no more messages; its node leaves the gossip with its last reader", async () => {
+    const topic = "cluster/stopping";
+    const [first, second, third] = await readersOn([others[0]!, others[0]!, others[1]!], topic);
+    const writer = await seed.topic.write(topic);
+    await eventually(() => assert.equal(writer.subscribers().length, 2));
+    await eventually(() => assert.equal(pubsubOf(seed).getSubscribers(gossipName(topic)).length, 2));
+    await writer.publish("one", { mode: "fire_and_forget" });
+    await eventually(() => assert.deepEqual([first!.got, second!.got, third!.got], [["one"], ["one"], ["one"]]));
+    await first!.reader.stop();
+    assert.ok(pubsubOf(others[0]!).getTopics().includes(gossipName(topic)), "another reader still uses the node's subscription");
+    await writer.publish("two", { mode: "best_effort" });
+    await eventually(() => assert.deepEqual([second!.got, third!.got], [["one", "two"], ["one", "two"]]));
+    await second!.reader.stop();
+    assert.ok(!pubsubOf(others[0]!).getTopics().includes(gossipName(topic)), "the node left the topic's gossip");
+    await eventually(() => assert.deepEqual(pubsubOf(seed).getSubscribers(gossipName(topic)).map(String), [others[1]!.nodeId]));
+    await eventually(() => assert.deepEqual(writer.subscribers(), [others[1]!.nodeId]));
+    await writer.publish("three", { mode: "fire_and_forget" });
+    await writer.publish("four", { mode: "best_effort" });
+    await eventually(() => assert.deepEqual(third!.got, ["one", "two", "three", "four"]));
+    assert.deepEqual([first!.got, second!.got], [["one"], ["one", "two"]]);
+    await third!.reader.stop();
+  });
+
+  it("a message that cannot be encoded, or is over the gossip limit, is refused with a typed error", async () => {
+    const topic = "cluster/unsendable";
+    const [subscriber] = await readersOn([others[0]!], topic);
+    const writer = await seed.topic.write(topic);
+    await eventually(() => assert.equal(writer.subscribers().length, 1));
+    for (const mode of ["fire_and_forget", "best_effort", "wait_all_acks", "wait_any_ack"] as const) {
+      await assert.rejects(writer.publish({ user: { onChange: () => {} } }, { mode }), hasCode("ENCODING", /user\.onChange: a function/));
+    }
+    for (const mode of ["fire_and_forget", "best_effort"] as const) {
+      await assert.rejects(writer.publish(new Uint8Array(GOSSIP_MAX_BYTES + 1), { mode }), hasCode("FRAME_TOO_LARGE", /gossip limit of 1048576 bytes/));
+    }
+    await writer.publish("fine", { mode: "fire_and_forget" });
+    await eventually(() => assert.deepEqual(subscriber!.got, ["fine"]));
+    await subscriber!.reader.stop();
+  });
+
+  it("gossip that is not a topic message is rejected, never handed to readers, and the node carries on", async () => {
+    const topic = "cluster/validated";
+    const [subscriber] = await readersOn([others[0]!], topic);
+    const rogue = pubsubOf(others[1]!); // an admitted member publishing by hand
+    await eventually(() => assert.ok(rogue.getSubscribers(gossipName(topic)).length === 1, "the rogue sees the subscription"));
+    // gossipsub emits (and relays) only what its validator accepted.
+    let accepted = 0;
+    const count = (event: CustomEvent<{ topic: string }>): void => void (event.detail.topic === gossipName(topic) && accepted++);
+    pubsubOf(others[0]!).addEventListener("message", count as never);
+    const bad = [
+      new Uint8Array([0xc1]), // not MessagePack
+      new Uint8Array([0x82, 0xa1]), // cut short
+      encode({ x: 1 }), // no id, no message
+      encode({ i: 7, m: "numeric id" }),
+      encode({ i: "x".repeat(500), m: "long id" }),
+      encode(["i", "m"]),
+    ];
+    for (const data of bad) assert.equal((await rogue.publish(gossipName(topic), data)).recipients.length, 1);
+    // A well-formed one from the same member gets through: the bad ones were refused for what they are.
+    await rogue.publish(gossipName(topic), encode({ i: "rogue:1", m: "by hand" }));
+    await eventually(() => assert.deepEqual(subscriber!.got, ["by hand"]));
+    const writer = await seed.topic.write(topic);
+    await eventually(() => assert.equal(writer.subscribers().length, 1));
+    await writer.publish("after", { mode: "fire_and_forget" });
+    await eventually(() => assert.deepEqual(subscriber!.got, ["by hand", "after"]));
+    assert.equal(accepted, 2, "the malformed messages were rejected by the validator");
+    pubsubOf(others[0]!).removeEventListener("message", count as never);
+    await subscriber!.reader.stop();
   });
 });

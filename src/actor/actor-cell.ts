@@ -8,6 +8,7 @@ import {
 } from "../errors/errors.js";
 import type { ActorId } from "./actor-id.js";
 import type { ActorRef } from "./actor-ref.js";
+import { TIMED_MASK, type CallStats } from "./call-stats.js";
 import { callSignal, type InboundCall, type StreamKind } from "./call-types.js";
 import { contextStore, type ActorContext, type ContextOwner } from "./context.js";
 import { Message, messageSource } from "./message.js";
@@ -39,6 +40,8 @@ export interface CellInit {
   readonly rebuild: (() => object) | undefined;
   readonly supervision: Supervision;
   readonly concurrency: number;
+  /** Its class's call counters and latency (shared by the actors of that class on this node). */
+  readonly calls: CallStats;
 }
 
 export type CellStatus = "starting" | "running" | "restarting" | "stopping" | "stopped";
@@ -82,6 +85,7 @@ export class ActorCell implements ContextOwner {
   #markStopped!: () => void;
   #processed = 0;
   #failures = 0;
+  readonly #calls: CallStats;
   readonly #drainFn = (): void => this.#drain();
 
   constructor(host: CellHost, init: CellInit) {
@@ -94,6 +98,7 @@ export class ActorCell implements ContextOwner {
     this.#rebuild = init.rebuild;
     this.#supervision = init.supervision;
     this.#concurrency = init.concurrency;
+    this.#calls = init.calls;
     this.#stopped = new Promise((resolve) => (this.#markStopped = resolve));
   }
 
@@ -244,12 +249,16 @@ export class ActorCell implements ContextOwner {
       }
     }
     call.cell = this;
-    this.#processed++;
+    const stats = this.#calls;
+    stats.calls++;
+    // A sample of the calls is timed (see TIMED_EVERY): -1 marks an untimed one.
+    const start = (++this.#processed & TIMED_MASK) === 1 ? performance.now() : -1;
     let result: unknown;
     call.running = true;
     try {
       result = isAsyncFunction(fn) ? contextStore.runTracked(call, fn, instance, args) : contextStore.run(call, fn, instance, args);
     } catch (error) {
+      if (start !== -1) stats.observe(performance.now() - start);
       call.running = false;
       this.#fail(call, error);
       return;
@@ -258,12 +267,14 @@ export class ActorCell implements ContextOwner {
       this.#inflight++;
       (result as PromiseLike<unknown>).then(
         (value) => {
+          if (start !== -1) stats.observe(performance.now() - start);
           this.#inflight--;
           call.running = false;
           this.#complete(call, value);
           this.#drainSoon();
         },
         (error: unknown) => {
+          if (start !== -1) stats.observe(performance.now() - start);
           this.#inflight--;
           call.running = false;
           this.#fail(call, error);
@@ -271,6 +282,7 @@ export class ActorCell implements ContextOwner {
         },
       );
     } else {
+      if (start !== -1) stats.observe(performance.now() - start);
       call.running = false;
       this.#complete(call, result);
     }
@@ -306,6 +318,7 @@ export class ActorCell implements ContextOwner {
         call.running = false;
         if (outcome === "failed") {
           this.#failures++;
+          this.#calls.errors++;
           sink.fail(toActorError(error, this.label));
           if (error instanceof PulsingSystemError) this.#failure(error);
         }
@@ -322,6 +335,7 @@ export class ActorCell implements ContextOwner {
 
   #fail(call: InboundCall, error: unknown): void {
     this.#failures++;
+    this.#calls.errors++;
     if (call.mode !== "tell") call.respondError(toActorError(error, this.label));
     if (call.mode === "tell") {
       this.#host.reportError(`actor '${this.label}' failed on a told message`, error);

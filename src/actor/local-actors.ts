@@ -4,6 +4,7 @@ import type { RuntimeKind } from "../platform/platform.js";
 import { show } from "../util/options.js";
 import { ActorCell, type CellHost } from "./actor-cell.js";
 import { ActorId } from "./actor-id.js";
+import { CallStats, LATENCY_BOUNDS_MS } from "./call-stats.js";
 import { ActorRef, type CallRouter } from "./actor-ref.js";
 import "./ref-codec.js";
 import { isBehavior } from "./behavior.js";
@@ -17,9 +18,11 @@ import {
   SYSTEM_ACTOR_NAME,
   SystemActor,
   type ActorInfo,
+  type ClassMetrics,
   type HealthStatus,
   type NodeInfo,
   type NodeMetrics,
+  type QueuesAndTopics,
 } from "./system-actor.js";
 
 export const VERSION = "0.1.0";
@@ -67,6 +70,8 @@ export interface LocalActorsInit {
   named(name: string): void;
   /** Something failed with nobody to tell. */
   report(message: string, error?: unknown): void;
+  /** What the system actor's `getQueuesAndTopics()` answers (the system layer, above this one, knows them). */
+  queuesAndTopics?(): Promise<QueuesAndTopics>;
 }
 
 /**
@@ -84,6 +89,8 @@ export class LocalActors {
   #nextLocalId = SYSTEM_ACTOR_LOCAL_ID + 1;
   #state: "running" | "stopping" | "stopped" = "running";
   #network: Network | undefined;
+  /** Call counters and latency per actor class (kept after the actors stop: they are counters). */
+  readonly #classStats = new Map<string, CallStats>();
 
   /** What refs of this node call through. */
   readonly router: CallRouter = {
@@ -154,6 +161,7 @@ export class LocalActors {
       rebuild: plan.rebuild,
       supervision,
       concurrency,
+      calls: this.#statsOf(plan.className),
     });
     const started = this.#register(cell);
     if (signal === undefined) return started;
@@ -330,6 +338,7 @@ export class LocalActors {
       nodeInfo: () => this.#nodeInfo(),
       metrics: () => this.#metrics(),
       health: () => this.#health(),
+      ...(this.#init.queuesAndTopics !== undefined ? { queuesAndTopics: this.#init.queuesAndTopics } : {}),
     });
     const cell = new ActorCell(this.#host, {
       id: new ActorId(this.nodeId, SYSTEM_ACTOR_LOCAL_ID),
@@ -340,6 +349,7 @@ export class LocalActors {
       rebuild: undefined,
       supervision: DEFAULT_SUPERVISION,
       concurrency: Infinity,
+      calls: this.#statsOf("SystemActor"),
     });
     await this.#register(cell);
   }
@@ -385,7 +395,21 @@ export class LocalActors {
       members: { alive: 1, suspect: 0, dead: 0 }, // standalone: just this node
       transport: { connections: 0, malformedFrames: 0, oversizedFrames: 0 },
     };
-    return { nodeId: this.nodeId, uptimeMs: Date.now() - this.startedAt, actors: this.#cells.size, ...totals, ...network };
+    return {
+      nodeId: this.nodeId,
+      uptimeMs: Date.now() - this.startedAt,
+      actors: this.#cells.size,
+      ...totals,
+      ...network,
+      classes: [...this.#classStats.values()].map(classMetrics),
+    };
+  }
+
+  #statsOf(className: string | undefined): CallStats {
+    const key = className ?? "(anonymous)";
+    let stats = this.#classStats.get(key);
+    if (stats === undefined) this.#classStats.set(key, (stats = new CallStats(key)));
+    return stats;
   }
 
   #health(): HealthStatus {
@@ -413,6 +437,16 @@ export class LocalActors {
 }
 
 // --- helpers -----------------------------------------------------------------------------------------------
+
+function classMetrics(stats: CallStats): ClassMetrics {
+  const counts = [...stats.latency];
+  return {
+    className: stats.className,
+    calls: stats.calls,
+    errors: stats.errors,
+    latency: { boundsMs: [...LATENCY_BOUNDS_MS], counts, sumMs: stats.latencySumMs, count: counts.reduce((a, b) => a + b, 0) },
+  };
+}
 
 interface ActorPlan {
   build(): object;

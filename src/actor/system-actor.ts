@@ -1,3 +1,4 @@
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import type { RuntimeKind } from "../platform/platform.js";
 
 /** One actor as `listActors()` reports it. */
@@ -43,6 +44,33 @@ export interface NodeMetrics {
   members: { alive: number; suspect: number; dead: number };
   /** Open connections, and frames from peers that could not be used. */
   transport: { connections: number; malformedFrames: number; oversizedFrames: number };
+  /** Calls, errors and call latency per actor class, since this node started (actors that stopped included). */
+  classes: ClassMetrics[];
+}
+
+/** One actor class on one node, as `getMetrics().classes` reports it. */
+export interface ClassMetrics {
+  /** The class's registered or own name; `"(anonymous)"` for instances of unnamed classes and plain objects. */
+  className: string;
+  calls: number;
+  errors: number;
+  /**
+   * Latency of a sample of the calls (one in 8 per actor, each actor's first included): from the method's start to
+   * its result — for a streamed reply, until the method returned its stream. `counts[i]` are the timed calls that
+   * took at most `boundsMs[i]` ms (and more than the bound before); the last count, those above every bound.
+   */
+  latency: { boundsMs: number[]; counts: number[]; sumMs: number; count: number };
+}
+
+/**
+ * A node's queue buckets and topics (`getQueuesAndTopics()`). Declared here with what the actor layer knows; the
+ * system layer, where queues and topics live, adds `queues` and `topics` (a `declare module` augmentation in
+ * src/system/actor-system.ts, as for `ActorContext`).
+ */
+export interface QueuesAndTopics {
+  nodeId: string;
+  /** The answering node's uptime (ms): rates from two answers divide by its difference. */
+  uptimeMs: number;
 }
 
 export interface HealthStatus {
@@ -65,6 +93,8 @@ export interface SystemActorSource {
   nodeInfo(): NodeInfo;
   metrics(): NodeMetrics;
   health(): HealthStatus;
+  /** The node's queues and topics: given by the system layer (absent, the method is unsupported). */
+  queuesAndTopics?(): Promise<QueuesAndTopics>;
   readonly nodeId: string;
 }
 
@@ -89,6 +119,14 @@ export class SystemActor {
 
   getNodeInfo(): NodeInfo {
     return this.#source.nodeInfo();
+  }
+
+  /** The queue buckets this node holds (owner or replica copies) and the topics it subscribes to or published to. */
+  async getQueuesAndTopics(): Promise<QueuesAndTopics> {
+    if (this.#source.queuesAndTopics === undefined) {
+      throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "getQueuesAndTopics(): this node reports no queues or topics");
+    }
+    return this.#source.queuesAndTopics();
   }
 
   healthCheck(): HealthStatus {

@@ -14,12 +14,24 @@ export interface MembershipTopic {
   onPeerSubscribed(listener: () => void): void;
 }
 
+/** A gossipsub topic that also tells which peers a message was sent to (topics fall back to direct sends for the rest). */
+export interface GossipsubTopic extends MembershipTopic {
+  /** Publishes signed by this node; resolves to the peers it was sent to directly (one hop). */
+  publishTo(data: Uint8Array): Promise<string[]>;
+}
+
 /**
- * `/pulsing/<cluster>/members/1` on gossipsub. Only admitted peers' messages are taken or forwarded; a peer whose
- * admission is still running is ignored rather than rejected (a rejection would count against its gossipsub score,
- * and in a large cluster joining at once those penalties kept peers out of the mesh).
+ * `/pulsing/<cluster>/members/1` on gossipsub (and Pulsing topics' gossip, src/streaming/topic.ts). Only admitted
+ * peers' messages are taken or forwarded; a peer whose admission is still running is ignored rather than rejected (a
+ * rejection would count against its gossipsub score, and in a large cluster joining at once those penalties kept
+ * peers out of the mesh). A payload `accepts` refuses (or throws on) is rejected: neither delivered nor relayed.
  */
-export function gossipsubTopic(pubsub: GossipSub, topic: string, isAdmitted: (peer: string) => boolean): MembershipTopic {
+export function gossipsubTopic(
+  pubsub: GossipSub,
+  topic: string,
+  isAdmitted: (peer: string) => boolean,
+  accepts: (data: Uint8Array) => boolean = () => true,
+): GossipsubTopic {
   let onMessage: ((event: CustomEvent<PubsubMessage>) => void) | undefined;
   let onSubscription: ((event: CustomEvent<{ subscriptions: Array<{ topic: string; subscribe: boolean }> }>) => void) | undefined;
   const subscribed: Array<() => void> = [];
@@ -27,7 +39,12 @@ export function gossipsubTopic(pubsub: GossipSub, topic: string, isAdmitted: (pe
     start(deliver) {
       pubsub.topicValidators.set(topic, (source, message) => {
         if (message.type !== "signed") return TopicValidatorResult.Reject;
-        return isAdmitted(source.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+        if (!isAdmitted(source.toString())) return TopicValidatorResult.Ignore;
+        try {
+          return accepts(message.data) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
+        } catch {
+          return TopicValidatorResult.Reject;
+        }
       });
       onMessage = (event) => {
         const message = event.detail;
@@ -49,6 +66,10 @@ export function gossipsubTopic(pubsub: GossipSub, topic: string, isAdmitted: (pe
     async publish(data) {
       const result = await pubsub.publish(topic, data);
       return result.recipients.length;
+    },
+    async publishTo(data) {
+      const result = await pubsub.publish(topic, data);
+      return result.recipients.map((peer) => peer.toString());
     },
     onPeerSubscribed(listener) {
       subscribed.push(listener);

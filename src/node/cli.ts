@@ -3,12 +3,13 @@
  * The `pulsing` command.
  *
  *   pulsing seed [--addr 0.0.0.0:8000] [--passphrase S] [--http 8080] [--dashboard DIR] [--seeds A,B] [--key FILE]
- *   pulsing inspect members|actors|metrics --seeds ADDR [--passphrase S] [--json]
+ *   pulsing inspect members|actors|metrics|queues|topics --seeds ADDR [--passphrase S] [--json] [--interval MS]
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as pul from "../index.js";
+import { collectReports, queueViews, topicViews, type NodeReport, type QueueView, type TopicView } from "./cluster-report.js";
 import { loadOrCreatePrivateKey } from "./identity.js";
 import { startSeed } from "./seed.js";
 
@@ -16,8 +17,13 @@ const USAGE = `usage:
   pulsing seed [--addr host:port] [--passphrase secret] [--http port] [--dashboard dir] [--seeds a,b] [--key file]
       a seed node: TCP on the port, WebSockets on port+1, a circuit relay for browser tabs, and (with
       --dashboard) the dashboard over HTTP (--http, default 8080)
-  pulsing inspect members|actors|metrics --seeds addr[,addr] [--passphrase secret] [--json]
-      join the cluster briefly and print what its members report`;
+  pulsing inspect members|actors|metrics|queues|topics --seeds addr[,addr] [--passphrase secret] [--json] [--interval ms]
+      join the cluster briefly and print what its members report; queues (per bucket: owner, replicas, records,
+      writes and reads per second) and topics (subscribers, publishes per second) take two samples --interval ms
+      apart (default 1000) for their rates`;
+
+/** How long a member may take to answer `inspect`. */
+const INSPECT_TIMEOUT_MS = 5_000;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -58,10 +64,16 @@ async function inspect(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { seeds: { type: "string" }, passphrase: { type: "string" }, json: { type: "boolean", default: false } },
+    options: {
+      seeds: { type: "string" },
+      passphrase: { type: "string" },
+      json: { type: "boolean", default: false },
+      interval: { type: "string", default: "1000" },
+    },
   });
   const what = positionals[0];
-  if (!["members", "actors", "metrics"].includes(what ?? "") || values.seeds === undefined) {
+  const intervalMs = Number(values.interval);
+  if (!["members", "actors", "metrics", "queues", "topics"].includes(what ?? "") || values.seeds === undefined || !(intervalMs >= 0)) {
     console.error(USAGE);
     return 2;
   }
@@ -75,12 +87,15 @@ async function inspect(argv: string[]): Promise<number> {
     let report: unknown;
     if (what === "members") {
       report = others;
+    } else if (what === "queues" || what === "topics") {
+      // This process is a full member too: buckets it took over while it was in the cluster belong in the view.
+      report = await sampleStreams(system, system.members().filter((m) => m.status !== "dead"), what, intervalMs);
     } else {
       report = await Promise.all(
         others
           .filter((m) => m.status !== "dead")
           .map(async (m) => {
-            const sys = (await pul.getSystemActor(system, m.nodeId)).withOptions({ timeout: 5_000 });
+            const sys = (await pul.getSystemActor(system, m.nodeId)).withOptions({ timeout: INSPECT_TIMEOUT_MS });
             try {
               return { nodeId: m.nodeId, [what!]: what === "actors" ? await sys.listActors() : await sys.getMetrics() };
             } catch (error) {
@@ -108,7 +123,61 @@ async function settle(system: pul.ActorSystem): Promise<void> {
   }
 }
 
+/**
+ * Queues or topics of the cluster, with rates from two samples `intervalMs` apart (counters' differences over the
+ * answering nodes' own elapsed time for buckets, over this process's for topics). Nodes that did not answer either
+ * time are listed under `errors`.
+ */
+async function sampleStreams(
+  system: pul.ActorSystem,
+  members: pul.Member[],
+  what: "queues" | "topics",
+  intervalMs: number,
+): Promise<{ intervalMs: number; queues?: QueueView[]; topics?: TopicView[]; errors: Array<{ nodeId: string; error: string }> }> {
+  const first = await collectReports(system, members, { streams: true }, INSPECT_TIMEOUT_MS);
+  const firstAt = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  const second = await collectReports(system, members, { streams: true }, INSPECT_TIMEOUT_MS);
+  const seconds = (performance.now() - firstAt) / 1000;
+  const errors = second.filter((r): r is NodeReport & { error: string } => r.error !== undefined).map((r) => ({ nodeId: r.member.nodeId, error: r.error }));
+  if (what === "queues") return { intervalMs, queues: queueViews(second, first), errors };
+  return { intervalMs, topics: topicViews(second, { reports: first, seconds }), errors };
+}
+
+const short = (nodeId: string): string => `…${nodeId.slice(-8)}`;
+const rate = (value: number | undefined): string => (value === undefined ? "-" : value.toFixed(1));
+
+function printStreams(report: { queues?: QueueView[]; topics?: TopicView[]; errors: Array<{ nodeId: string; error: string }> }): void {
+  if (report.queues !== undefined) {
+    if (report.queues.length === 0) console.log("no queues");
+    for (const q of report.queues) {
+      console.log(`queue ${q.topic}  buckets=${q.buckets.length} records=${q.count}`);
+      console.log(`  ${"bucket".padEnd(7)}${"owner".padEnd(12)}${"replicas".padEnd(26)}${"records".padStart(9)}${"write/s".padStart(10)}${"read/s".padStart(10)}`);
+      for (const b of q.buckets) {
+        const replicas = b.replicas.length > 0 ? b.replicas.map(short).join(",") : "-";
+        console.log(
+          `  ${String(b.bucketId).padEnd(7)}${short(b.owner).padEnd(12)}${replicas.padEnd(26)}${String(b.count).padStart(9)}${rate(b.writeRate).padStart(10)}${rate(b.readRate).padStart(10)}`,
+        );
+      }
+    }
+  }
+  if (report.topics !== undefined) {
+    if (report.topics.length === 0) console.log("no topics");
+    for (const t of report.topics) {
+      console.log(
+        `topic ${t.topic}  subscribers=${t.subscribers.length} published=${t.published} publish/s=${rate(t.publishRate)} received=${t.received} receive/s=${rate(t.receiveRate)}`,
+      );
+      for (const node of t.subscribers) console.log(`  subscriber ${node}`);
+    }
+  }
+  for (const e of report.errors) console.log(`${e.nodeId}\n  error: ${e.error}`);
+}
+
 function print(what: string, report: unknown): void {
+  if (what === "queues" || what === "topics") {
+    printStreams(report as Parameters<typeof printStreams>[0]);
+    return;
+  }
   if (what === "members") {
     for (const m of report as pul.Member[]) {
       console.log(`${m.status.padEnd(8)} ${m.runtime.padEnd(8)} ${m.nodeId}  ${m.actors.join(", ")}`);

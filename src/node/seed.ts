@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import * as pul from "../index.js";
 import { MEMBERSHIP_OPTIONS } from "../cluster/membership.js";
 import { bytes, checkOptions, integer, nested, string, stringArray, type OptionSchema } from "../util/options.js";
+import { ClusterMetrics } from "./metrics.js";
 import { serveStatic } from "./static-server.js";
 
 export interface SeedOptions {
@@ -53,7 +54,8 @@ export interface Seed {
  * A seed node: an actor system listening on TCP and WebSockets that relays for browser tabs, plus (optionally)
  * the dashboard over HTTP, whose `/config.json` tells a tab which addresses to dial: this seed's, then those of up
  * to two other live Node or Deno members (every listening one relays for tabs), so that a tab keeps a path into
- * the cluster while one of its seeds restarts.
+ * the cluster while one of its seeds restarts. The same server answers `/metrics` (the cluster, in the Prometheus
+ * text format: see metrics.ts).
  */
 export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
   checkOptions("startSeed()", options, SEED_OPTIONS);
@@ -68,6 +70,7 @@ export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
   let server: Server | undefined;
   let url: string | undefined;
   if (options.dashboard !== undefined) {
+    const metrics = new ClusterMetrics(system);
     const served = await serveStatic({
       root: options.dashboard.root,
       host: options.dashboard.host ?? "0.0.0.0",
@@ -79,6 +82,7 @@ export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
           protected: options.passphrase !== undefined,
         }),
       },
+      text: { "/metrics": async () => ({ contentType: metrics.contentType, body: await metrics.render() }) },
     });
     server = served.server;
     url = served.url;

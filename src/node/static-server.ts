@@ -15,14 +15,22 @@ const TYPES: Record<string, string> = {
   ".wasm": "application/wasm",
 };
 
+/** A text endpoint's answer (e.g. `/metrics`: the Prometheus text format). */
+export interface TextReply {
+  contentType: string;
+  body: string;
+}
+
 /**
- * Serves a directory (the built dashboard) and a few JSON endpoints, nothing else: paths are confined to `root`.
+ * Serves a directory (the built dashboard), a few JSON endpoints and text endpoints, nothing else: paths are
+ * confined to `root`.
  */
 export async function serveStatic(options: {
   root: string;
   host: string;
   port: number;
   json: Record<string, () => unknown>;
+  text?: Record<string, () => Promise<TextReply>>;
 }): Promise<{ server: Server; url: string }> {
   const root = resolve(options.root);
   const server = createServer(async (request, response) => {
@@ -32,6 +40,13 @@ export async function serveStatic(options: {
       if (endpoint !== undefined) {
         response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
         response.end(JSON.stringify(endpoint()));
+        return;
+      }
+      const text = options.text?.[path];
+      if (text !== undefined) {
+        const { contentType, body } = await text();
+        response.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+        response.end(body);
         return;
       }
       let file = normalize(join(root, path));

@@ -126,7 +126,7 @@ class BucketClient {
   }
 
   /** The `count` nodes closest to the bucket in this view: its owner, then its followers. */
-  owners(topic: string, bucketId: number, count: number): string[] {
+  owners(topic: string, bucketId: number, count: number): readonly string[] {
     return closestNodes(bucketKey(topic, bucketId), bucketOwners(this.#host), count);
   }
 

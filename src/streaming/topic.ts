@@ -2,16 +2,25 @@ import type { ActorRef } from "../actor/actor-ref.js";
 import { registerClass } from "../actor/class-registry.js";
 import { DEFAULT_SUPERVISION } from "../actor/supervision.js";
 import { ErrorCode, PulsingError, PulsingRuntimeError } from "../errors/errors.js";
+import { realClock, type Clock, type TimerHandle } from "../util/clock.js";
+import { Deque } from "../util/deque.js";
 import { checkOptions, integer, oneOf, type OptionSchema } from "../util/options.js";
-import type { QueueHost } from "./queue-host.js";
+import { decode, encode } from "../wire/codec.js";
+import { queueHost, type QueueHost, type TopicGossip } from "./queue-host.js";
 
 /**
  * Topics (Pulsing's `TopicWriter` / `TopicReader`): every subscriber node runs one `TopicSubscriber` actor per topic,
- * public under `pulsing/topic/<name>`, which hands each message to the readers of that topic on its node. A writer
- * finds the subscribers in the cluster's registry (every node with that name) and sends to each directly, in
- * parallel, each with its own timeout; the publish mode says what it waits for.
+ * public under `pulsing/topic/<name>`, which hands each message to the readers of that topic on its node, and
+ * subscribes the node to the topic's gossipsub topic (`topicGossipName`). A writer finds the subscribers in the
+ * cluster's registry (every node with that name). `wait_all_acks` and `wait_any_ack` call each subscriber directly,
+ * in parallel, each with its own timeout, and count the acknowledgements. `fire_and_forget` and `best_effort` are
+ * published once on gossipsub, paced (`GOSSIP_RATE`), and sent directly only to the subscribers gossipsub did not
+ * send them to (this node's own, tabs on relayed connections, nodes not connected to this one); a message carries
+ * one id either way, so a subscriber that gets it twice hands it to its readers once.
  */
 export const topicActorName = (topic: string): string => `pulsing/topic/${topic}`;
+/** The topic's gossipsub topic, under the cluster's namespace: `/pulsing/<cluster>/topic/<name>/1`. */
+export const topicGossipName = (topic: string): string => `topic/${topic}/1`;
 
 export type PublishMode = "fire_and_forget" | "best_effort" | "wait_all_acks" | "wait_any_ack";
 
@@ -22,9 +31,19 @@ export interface PublishOptions {
   timeout?: number;
 }
 
-/** What a publish did: subscribers are counted by node (one subscription actor per node and topic). */
+/**
+ * What a publish did: subscribers are counted by node (one subscription actor per node and topic), as this node's
+ * registry lists them (without those skipped for failing, see `MAX_FAILURES`).
+ *
+ * - `fire_and_forget`: `{ success: true, delivered: 0, failed: 0, subscriberCount }` once the message is on its way
+ *   (gossip, and direct sends nobody waits for): nothing is learnt about delivery.
+ * - `best_effort`: `success` is always true; `delivered` counts the subscribers gossipsub sent the message to (sent,
+ *   not acknowledged) plus those that acknowledged a direct send; `failed` / `failedSubscribers` the direct sends
+ *   that failed or timed out.
+ * - `wait_all_acks`: `success` when every subscriber acknowledged; `wait_any_ack`: when one did (it returns then,
+ *   with `delivered: 1`).
+ */
 export interface PublishResult {
-  /** fire_and_forget: sent; best_effort: always; wait_all_acks: every subscriber acknowledged; wait_any_ack: one did. */
   success: boolean;
   delivered: number;
   failed: number;
@@ -46,8 +65,27 @@ const PUBLISH_OPTIONS = {
 /** A subscriber that failed this many publishes in a row is skipped for `DROP_MS`. */
 const MAX_FAILURES = 3;
 const DROP_MS = 30_000;
-/** Message ids a subscriber remembers (a retried delivery is handed to readers once). */
+/** Message ids a subscriber remembers (a retried delivery, or one that came by gossip and directly, is handed to readers once). */
 const SEEN_IDS = 4_096;
+/**
+ * The largest encoded message `fire_and_forget` and `best_effort` take (bytes). A gossipsub peer refuses an RPC over
+ * 4 MiB (it-length-prefixed's default) and drops the stream it came on, membership's too; a message may share an RPC
+ * with control traffic, and every subscriber relays it to its mesh peers, so the limit stays well under that.
+ */
+export const GOSSIP_MAX_BYTES = 1024 * 1024;
+/**
+ * Pace of this node's topic gossip, in messages a second, and the burst it may send at once. NOTES.md measured
+ * gossipsub 17 on this kind of machine (3 nodes, 2 cores): flat out (~4 k msg/s) it lost messages and meshes flapped
+ * above 3 k msg/s, while at ≤ 2–3 k msg/s delivery was 100 %. A node publishes at a third of the lossy rate, which
+ * leaves room for a second publishing node and for membership gossip on the same mesh.
+ */
+export const GOSSIP_RATE = 1_000;
+export const GOSSIP_BURST = 100;
+/**
+ * A message costs one token per started 16 KiB: the measurements were of 100-byte messages, and big ones must not
+ * flood the streams at the same message rate (an estimate, not measured).
+ */
+const GOSSIP_TOKEN_BYTES = 16 * 1024;
 
 type Handler = (message: unknown) => unknown;
 
@@ -72,6 +110,149 @@ export class TopicSubscriber {
 
 registerClass(TopicSubscriber, "pulsing.TopicSubscriber", { ...DEFAULT_SUPERVISION });
 
+// --- gossip -------------------------------------------------------------------------------------------------
+
+/** Message ids are the writer's random id and a sequence number: anything much longer is not one. */
+const MAX_ID_LENGTH = 128;
+/** MessagePack: a map of two entries, and the keys "i" and "m" (see `gossipBytes`). */
+const MAP2 = 0x82;
+const KEY_I = [0xa1, 0x69];
+const KEY_M = [0xa1, 0x6d];
+
+/**
+ * A topic message on gossip, the wire codec's MessagePack map `{ i: id, m: message }`. Encoded in two parts so that
+ * an unencodable message is reported at its own path (`message.user.onChange`), as a direct send reports it.
+ */
+function gossipBytes(id: string, message: unknown): Uint8Array {
+  const body = encode(message, "message");
+  const head = encode(id);
+  const out = new Uint8Array(1 + KEY_I.length + head.byteLength + KEY_M.length + body.byteLength);
+  let at = 0;
+  for (const part of [[MAP2], KEY_I, head, KEY_M, body]) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** A decoded gossip message's parts, or undefined when it is not one. */
+function gossipMessage(value: unknown): { id: string; message: unknown } | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || !("m" in value)) return undefined;
+  const { i: id, m: message } = value as { i?: unknown; m?: unknown };
+  if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH) return undefined;
+  return { id, message };
+}
+
+/**
+ * Subscribes `subscriber` to the topic's gossip; resolves to the unsubscribe (undefined: not subscribed). Messages
+ * are checked before gossipsub accepts (and relays) them: one that is not a topic message is rejected there and
+ * never reaches the readers.
+ */
+async function subscribeGossip(host: QueueHost, topic: string, subscriber: TopicSubscriber): Promise<(() => void) | undefined> {
+  if (!host.clustered) return undefined;
+  const gossip = host.gossip;
+  const accepts = (data: Uint8Array): boolean => gossipMessage(decode(data)) !== undefined;
+  const onMessage = (data: Uint8Array): void => {
+    let parsed: ReturnType<typeof gossipMessage>;
+    try {
+      parsed = gossipMessage(decode(data, gossip.refs));
+    } catch {
+      return; // accepted already: nothing here should throw, and a bad message must not reach the node
+    }
+    if (parsed === undefined) return;
+    subscriber.deliver(parsed.message, parsed.id).catch((error: unknown) => host.report(`topic '${topic}': a reader failed on a message`, error));
+  };
+  try {
+    return await gossip.subscribe(topicGossipName(topic), accepts, onMessage);
+  } catch (error) {
+    // Not fatal: a writer sends directly to every subscriber it did not gossip to, this node included.
+    host.report(`topic '${topic}': subscribing to its gossip failed`, error);
+    return undefined;
+  }
+}
+
+/**
+ * A token bucket: `rate` tokens a second, at most `burst` saved up. `take(cost)` resolves once `cost` tokens (at
+ * most `burst`) are spent, strictly in call order. Time comes from `clock` (a simulated one in tests).
+ */
+export class Pacer {
+  readonly #rate: number;
+  readonly #burst: number;
+  readonly #clock: Clock;
+  #tokens: number;
+  #at: number;
+  readonly #waiting = new Deque<{ cost: number; resolve: () => void }>();
+  #timer: TimerHandle | undefined;
+
+  constructor(rate: number, burst: number, clock: Clock = realClock) {
+    this.#rate = rate;
+    this.#burst = burst;
+    this.#clock = clock;
+    this.#tokens = burst;
+    this.#at = clock.now();
+  }
+
+  take(cost = 1): Promise<void> {
+    cost = Math.min(Math.max(cost, 1), this.#burst);
+    if (this.#waiting.length === 0) {
+      this.#refill();
+      if (this.#tokens >= cost) {
+        this.#tokens -= cost;
+        return Promise.resolve();
+      }
+    }
+    return new Promise((resolve) => {
+      this.#waiting.push({ cost, resolve });
+      this.#schedule();
+    });
+  }
+
+  /** Callers waiting for tokens. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  #refill(): void {
+    const now = this.#clock.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) * this.#rate) / 1_000);
+    this.#at = now;
+  }
+
+  #schedule(): void {
+    const first = this.#waiting.peek();
+    if (this.#timer !== undefined || first === undefined) return;
+    // Released in ticks of at least 10 ms (ten messages at the default rate), not a timer per message.
+    const wait = Math.max(10, Math.ceil(((first.cost - this.#tokens) * 1_000) / this.#rate));
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#refill();
+      for (let next = this.#waiting.peek(); next !== undefined && this.#tokens >= next.cost; next = this.#waiting.peek()) {
+        this.#waiting.shift();
+        this.#tokens -= next.cost;
+        next.resolve();
+      }
+      this.#schedule();
+    }, wait);
+  }
+}
+
+/** Each node's gossip pace, shared by its writers (the limit is the node's, see `GOSSIP_RATE`). */
+const pacers = new WeakMap<QueueHost, Pacer>();
+
+function pacerOf(host: QueueHost): Pacer {
+  let pacer = pacers.get(host);
+  if (pacer === undefined) pacers.set(host, (pacer = new Pacer(GOSSIP_RATE, GOSSIP_BURST)));
+  return pacer;
+}
+
+/** @internal The gossip pace of the system `nodeId` of this realm (for tests). */
+export function gossipPacer(nodeId: string): Pacer | undefined {
+  const host = queueHost(nodeId);
+  return host === undefined ? undefined : pacerOf(host);
+}
+
+// --- readers ------------------------------------------------------------------------------------------------
+
 /** Subscription actors of this realm, by node and topic (the readers of one node share one). */
 const subscriptions = new Map<string, Subscription>();
 
@@ -79,6 +260,8 @@ const subscriptions = new Map<string, Subscription>();
 interface Subscription {
   subscriber: TopicSubscriber;
   ref: Promise<ActorRef>;
+  /** The node's gossip subscription to the topic: its unsubscribe, once subscribed. */
+  gossip: Promise<(() => void) | undefined>;
   readers: number;
 }
 
@@ -116,10 +299,17 @@ export class TopicReader {
     let entry = subscriptions.get(key);
     if (entry === undefined) {
       const subscriber = new TopicSubscriber();
-      const ref = this.#host.spawn(subscriber, { name: topicActorName(this.topic), public: true });
-      entry = { subscriber, ref, readers: 0 };
-      subscriptions.set(key, entry);
-      ref.catch(() => subscriptions.delete(key));
+      // On gossip before the name is registered: a writer that sees the name then mostly sees the gossip
+      // subscription too (one that does not sends to this node directly, so this is not needed for delivery).
+      const gossip = subscribeGossip(this.#host, this.topic, subscriber);
+      const ref = gossip.then(() => this.#host.spawn(subscriber, { name: topicActorName(this.topic), public: true }));
+      const created: Subscription = { subscriber, ref, gossip, readers: 0 };
+      entry = created;
+      subscriptions.set(key, created);
+      ref.catch(() => {
+        if (subscriptions.get(key) === created) subscriptions.delete(key);
+        void gossip.then((unsubscribe) => unsubscribe?.());
+      });
     }
     entry.readers++;
     try {
@@ -132,7 +322,7 @@ export class TopicReader {
     this.#started = true;
   }
 
-  /** Unsubscribes this reader (the node's subscription goes when its last reader stops). */
+  /** Unsubscribes this reader (the node's subscription, and its gossip, go when its last reader stops). */
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
@@ -141,6 +331,11 @@ export class TopicReader {
     for (const wrapped of this.#wrapped.values()) entry.subscriber.handlers.delete(wrapped);
     if (--entry.readers === 0) {
       subscriptions.delete(`${this.#host.nodeId}/${this.topic}`);
+      try {
+        (await entry.gossip)?.();
+      } catch {
+        // the node's gossipsub stopped already (its system shut down): nothing to leave
+      }
       await this.#host.stop(await entry.ref).catch(() => {});
     }
   }
@@ -186,23 +381,49 @@ export function topicInventory(host: QueueHost): TopicInventory[] {
   });
 }
 
-/** Publishes to a topic's subscribers (`topic.write()`). */
+// --- writers ------------------------------------------------------------------------------------------------
+
+/** A failure that is the publisher's, not a subscriber's: the message cannot be sent to anyone. */
+function isCallersMistake(error: unknown): boolean {
+  const code = error instanceof PulsingError ? (error as { code?: string }).code : undefined;
+  return code === ErrorCode.ENCODING || code === ErrorCode.FRAME_TOO_LARGE;
+}
+
+/**
+ * Publishes to a topic's subscribers (`topic.write()`).
+ *
+ * - `wait_all_acks`, `wait_any_ack`: a direct call to every subscriber node, in parallel, each with its own
+ *   `timeout`; a subscriber that does not acknowledge in time is a failure then, never a hang.
+ * - `fire_and_forget`, `best_effort`: published once on the topic's gossipsub topic (paced: at most `GOSSIP_RATE`
+ *   messages a second from this node, a publish waits its turn; at most `GOSSIP_MAX_BYTES` encoded, else
+ *   `FRAME_TOO_LARGE`), and sent directly to the subscribers gossipsub did not send it to (see `PublishResult` for
+ *   what each reports). Gossip is not acknowledged: under loss a gossiped message may not arrive.
+ *
+ * A message that cannot be encoded rejects with `ENCODING` (in every mode, when it has to leave the node). A
+ * subscriber that failed `MAX_FAILURES` direct sends in a row is skipped for `DROP_MS`.
+ */
 export class TopicWriter {
   readonly topic: string;
   readonly #host: QueueHost;
+  readonly #clock: Clock;
+  readonly #pacer: Pacer;
   readonly #id = crypto.randomUUID();
   #seq = 0;
   readonly #failures = new Map<string, { count: number; droppedUntil: number }>();
+  /** The last gossip publish under way (see `#gossip`). */
+  #sending: Promise<unknown> = Promise.resolve();
 
-  /** @internal */
-  constructor(host: QueueHost, topic: string) {
+  /** @internal `clock` and `pacer` are for tests. */
+  constructor(host: QueueHost, topic: string, { clock = realClock, pacer }: { clock?: Clock; pacer?: Pacer } = {}) {
     this.#host = host;
     this.topic = topic;
+    this.#clock = clock;
+    this.#pacer = pacer ?? pacerOf(host);
   }
 
   /** The subscriber nodes, without those that kept failing (see `MAX_FAILURES`). */
   subscribers(): string[] {
-    const now = Date.now();
+    const now = this.#clock.now();
     return this.#host.nodesWith(topicActorName(this.topic)).filter((node) => (this.#failures.get(node)?.droppedUntil ?? 0) <= now);
   }
 
@@ -211,44 +432,72 @@ export class TopicWriter {
     const mode = options.mode ?? "best_effort";
     const timeout = options.timeout ?? 5_000;
     const id = `${this.#id}:${this.#seq++}`;
+    const nodes = this.subscribers();
+    const viaGossip =
+      (mode === "fire_and_forget" || mode === "best_effort") && this.#host.clustered && nodes.some((node) => node !== this.#host.nodeId)
+        ? await this.#gossip(this.#host.gossip, mode, id, message)
+        : new Set<string>();
     const counter = `${this.#host.nodeId}/${this.topic}`;
     published.set(counter, (published.get(counter) ?? 0) + 1);
-    const nodes = this.subscribers();
+    const gossiped = nodes.filter((node) => viaGossip.has(node));
+    const direct = nodes.filter((node) => !viaGossip.has(node));
     const send = async (node: string): Promise<void> => {
       const ref = await this.#host.resolve(topicActorName(this.topic), { nodeId: node });
-      if (mode === "fire_and_forget") await ref.asType(TopicSubscriber).withOptions({ timeout }).deliver(message, id).catch(() => {});
-      else await ref.asType(TopicSubscriber).withOptions({ timeout }).deliver(message, id);
+      await ref.asType(TopicSubscriber).withOptions({ timeout }).deliver(message, id);
     };
     if (mode === "fire_and_forget") {
-      for (const node of nodes) void send(node).catch(() => {});
+      for (const node of direct) void send(node).catch(() => {});
       return { success: true, delivered: 0, failed: 0, subscriberCount: nodes.length };
     }
-    const outcomes = nodes.map((node) =>
+    const outcomes = direct.map((node) =>
       send(node).then(
         () => {
           this.#failures.delete(node);
           return true;
         },
         (error: unknown) => {
-          // A message that cannot be sent at all is the caller's mistake, not the subscriber's.
-          if (error instanceof PulsingError && (error as { code?: string }).code === ErrorCode.ENCODING) throw error;
+          if (isCallersMistake(error)) throw error;
           const failures = this.#failures.get(node) ?? { count: 0, droppedUntil: 0 };
           failures.count++;
-          if (failures.count >= MAX_FAILURES) failures.droppedUntil = Date.now() + DROP_MS;
+          if (failures.count >= MAX_FAILURES) failures.droppedUntil = this.#clock.now() + DROP_MS;
           this.#failures.set(node, failures);
           return false;
         },
       ),
     );
-    if (mode === "wait_any_ack" && nodes.length > 0) {
+    if (mode === "wait_any_ack" && direct.length > 0) {
       const first = await Promise.any(outcomes.map((o) => o.then((ok) => (ok ? true : Promise.reject(new Error("no ack")))))).catch(() => false);
       if (first) return { success: true, delivered: 1, failed: 0, subscriberCount: nodes.length };
     }
     const settled = await Promise.all(outcomes);
-    const failedSubscribers = nodes.filter((_, i) => !settled[i]);
-    const delivered = settled.filter(Boolean).length;
+    const failedSubscribers = direct.filter((_, i) => !settled[i]);
+    const delivered = gossiped.length + settled.filter(Boolean).length;
     const success = mode === "best_effort" ? true : mode === "wait_all_acks" ? failedSubscribers.length === 0 : delivered > 0;
     return { success, delivered, failed: failedSubscribers.length, subscriberCount: nodes.length, ...(failedSubscribers.length > 0 ? { failedSubscribers } : {}) };
+  }
+
+  /** Publishes on the topic's gossip (after its turn at the pace); resolves to the nodes gossipsub sent it to. */
+  async #gossip(gossip: TopicGossip, mode: PublishMode, id: string, message: unknown): Promise<Set<string>> {
+    const data = gossipBytes(id, message);
+    if (data.byteLength > GOSSIP_MAX_BYTES) {
+      throw new PulsingRuntimeError(
+        ErrorCode.FRAME_TOO_LARGE,
+        `a ${mode} topic message takes ${data.byteLength} bytes encoded, over the gossip limit of ${GOSSIP_MAX_BYTES} bytes ` +
+          "(larger messages: wait_all_acks or wait_any_ack, sent directly up to maxFrameSize)",
+      );
+    }
+    await this.#pacer.take(Math.ceil(data.byteLength / GOSSIP_TOKEN_BYTES));
+    // One after the other, in publish order: the port's publish takes a varying number of ticks (signing is
+    // async), and concurrent publishes of one writer went out of order without this.
+    const sent = this.#sending.then(() => gossip.publish(topicGossipName(this.topic), data));
+    this.#sending = sent.catch(() => {});
+    try {
+      return new Set(await sent);
+    } catch (error) {
+      // Every subscriber gets it directly instead.
+      this.#host.report(`topic '${this.topic}': publishing on gossip failed`, error);
+      return new Set();
+    }
   }
 }
 

@@ -22,8 +22,17 @@ import {
 import type { NodeNetwork } from "./start-node.js";
 import { queueApi, type QueueApi } from "../streaming/queue.js";
 import { registerQueueHost, type QueueHost } from "../streaming/queue-host.js";
-import { handOverQueues } from "../streaming/queue-storage.js";
-import { topicApi, type TopicApi } from "../streaming/topic.js";
+import { handOverQueues, queueInventory, type BucketInventory } from "../streaming/queue-storage.js";
+import { topicApi, topicInventory, type TopicApi, type TopicInventory } from "../streaming/topic.js";
+
+declare module "../actor/system-actor.js" {
+  interface QueuesAndTopics {
+    /** The bucket copies this node holds (as owner or replica), with their counts and write/read counters. */
+    queues: BucketInventory[];
+    /** The topics this node subscribes to or has published to, with subscribers and counters. */
+    topics: TopicInventory[];
+  }
+}
 
 declare module "../actor/context.js" {
   interface ActorContext {
@@ -90,6 +99,13 @@ export class ActorSystem extends EventTarget {
       resolve: (name, options) => this.resolve(name, options as ResolveOptions | undefined),
       named: (name) => this.#notifyName(name),
       report: reportError,
+      // The system actor's getQueuesAndTopics(): the actor layer cannot see queues and topics, this layer can.
+      queuesAndTopics: async () => ({
+        nodeId,
+        uptimeMs: Date.now() - this.startedAt,
+        queues: await queueInventory(this.#queueHost),
+        topics: topicInventory(this.#queueHost),
+      }),
     });
     this.runtime = this.#local.runtime;
     this.startedAt = this.#local.startedAt;
@@ -105,6 +121,31 @@ export class ActorSystem extends EventTarget {
       resolve: (name, options) => system.resolve(name, options),
       nodesWith: (name) => system.#node?.nodesWith(name) ?? (system.#local.has(name) ? [nodeId] : []),
       stop: (actor) => system.stop(actor),
+      report: reportError,
+      gossip: (() => {
+        // The cluster layer's gossipsub adapter (admission check, signed authors), loaded once, with the network.
+        let adapter: Promise<typeof import("../cluster/membership-topic.js")> | undefined;
+        const channel = async (name: string, accepts?: (data: Uint8Array) => boolean) => {
+          const node = system.#node;
+          if (node === undefined) throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, "gossip needs a network (this system is standalone)");
+          const { gossipsubTopic } = await (adapter ??= import("../cluster/membership-topic.js"));
+          // Namespaced like membership's topic: a gossip-mode cluster has a name, head mode uses the default one.
+          const cluster = (node.cluster.membership as { cluster?: unknown }).cluster;
+          const pubsub = node.mesh.node.services.pubsub as Parameters<typeof gossipsubTopic>[0];
+          const topic = `/pulsing/${typeof cluster === "string" ? cluster : "default"}/${name}`;
+          return gossipsubTopic(pubsub, topic, (peer) => node.mesh.isAdmitted(peer), accepts);
+        };
+        const gossip: QueueHost["gossip"] = {
+          refs: { refFor: (id, name) => system.#local.refFor(id, name), hint: (nodeId, addrs) => system.#node?.mesh.hinted(nodeId, addrs) },
+          publish: async (name, data) => (await channel(name)).publishTo(data),
+          subscribe: async (name, accepts, onMessage) => {
+            const topic = await channel(name, accepts);
+            topic.start((from, data) => onMessage(data, from));
+            return () => topic.stop();
+          },
+        };
+        return gossip;
+      })(),
     };
   }
 
