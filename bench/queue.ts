@@ -46,7 +46,7 @@ const NUM_BUCKETS = 8;
  * Few: `fire_and_forget` and `best_effort` go on gossipsub, paced at 1,000 messages a second at most
  * (src/streaming/topic.ts); on a busy 2-core machine they were delivered at 100–200 a second.
  */
-const MESSAGES = 1_000;
+const MESSAGES = 5_000;
 /** A lossy mode's round ends once no message arrived for this long. */
 const QUIET_MS = 1_500;
 const SUBSCRIBERS = 3;

@@ -74,7 +74,8 @@ const SEEN_IDS = 4_096;
  */
 export const GOSSIP_MAX_BYTES = 1024 * 1024;
 /**
- * Pace of this node's topic gossip, in messages a second, and the burst it may send at once. NOTES.md measured
+ * Pace of this node's topic gossip, in gossipsub messages a second (each a batch of topic messages, see
+ * `gossipBatch`), and the burst it may send at once. NOTES.md measured
  * gossipsub 17 on this kind of machine (3 nodes, 2 cores): flat out (~4 k msg/s) it lost messages and meshes flapped
  * above 3 k msg/s, while at ≤ 2–3 k msg/s delivery was 100 %. A node publishes at a third of the lossy rate, which
  * leaves room for a second publishing node and for membership gossip on the same mesh.
@@ -86,6 +87,8 @@ export const GOSSIP_BURST = 100;
  * flood the streams at the same message rate (an estimate, not measured).
  */
 const GOSSIP_TOKEN_BYTES = 16 * 1024;
+/** A writer's `fire_and_forget` messages queued for gossip beyond this many bytes make its next publish wait. */
+const BACKLOG_BYTES = 4 * 1024 * 1024;
 
 type Handler = (message: unknown) => unknown;
 
@@ -114,33 +117,56 @@ registerClass(TopicSubscriber, "pulsing.TopicSubscriber", { ...DEFAULT_SUPERVISI
 
 /** Message ids are the writer's random id and a sequence number: anything much longer is not one. */
 const MAX_ID_LENGTH = 128;
-/** MessagePack: a map of two entries, and the keys "i" and "m" (see `gossipBytes`). */
-const MAP2 = 0x82;
-const KEY_I = [0xa1, 0x69];
-const KEY_M = [0xa1, 0x6d];
+/** MessagePack: a map of one entry, the key "b", an array of two (see `gossipBatch`). */
+const MAP1 = 0x81;
+const KEY_B = [0xa1, 0x62];
+const PAIR = 0x92;
+
+/** A MessagePack array header for `length` items. */
+function arrayHeader(length: number): number[] {
+  if (length < 16) return [0x90 | length];
+  if (length < 0x10000) return [0xdc, length >> 8, length & 0xff];
+  return [0xdd, (length >>> 24) & 0xff, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff];
+}
+
+/** A message waiting for the writer's next gossip publish: its id and its encoded body. */
+interface Gossiped {
+  id: Uint8Array;
+  body: Uint8Array;
+  done(sentTo: Set<string>): void;
+}
 
 /**
- * A topic message on gossip, the wire codec's MessagePack map `{ i: id, m: message }`. Encoded in two parts so that
- * an unencodable message is reported at its own path (`message.user.onChange`), as a direct send reports it.
+ * Topic messages on gossip: the wire codec's MessagePack map `{ b: [[id, message], …] }`, the messages a writer
+ * published while its previous gossip publish waited for the pace (one when it did not wait). Each message is
+ * encoded on its own at publish, so an unencodable one is reported at its own path (`message.user.onChange`), as a
+ * direct send reports it, and the batch is put together from the encoded parts.
  */
-function gossipBytes(id: string, message: unknown): Uint8Array {
-  const body = encode(message, "message");
-  const head = encode(id);
-  const out = new Uint8Array(1 + KEY_I.length + head.byteLength + KEY_M.length + body.byteLength);
+function gossipBatch(entries: readonly Gossiped[]): Uint8Array {
+  const parts: ArrayLike<number>[] = [[MAP1], KEY_B, arrayHeader(entries.length)];
+  for (const entry of entries) parts.push([PAIR], entry.id, entry.body);
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
   let at = 0;
-  for (const part of [[MAP2], KEY_I, head, KEY_M, body]) {
+  for (const part of parts) {
     out.set(part, at);
     at += part.length;
   }
   return out;
 }
 
-/** A decoded gossip message's parts, or undefined when it is not one. */
-function gossipMessage(value: unknown): { id: string; message: unknown } | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || !("m" in value)) return undefined;
-  const { i: id, m: message } = value as { i?: unknown; m?: unknown };
-  if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH) return undefined;
-  return { id, message };
+/** A decoded gossip batch's messages, or undefined when it is not one. */
+function gossipMessages(value: unknown): Array<{ id: string; message: unknown }> | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const batch = (value as { b?: unknown }).b;
+  if (!Array.isArray(batch) || batch.length === 0) return undefined;
+  const messages: Array<{ id: string; message: unknown }> = [];
+  for (const entry of batch) {
+    if (!Array.isArray(entry) || entry.length !== 2) return undefined;
+    const [id, message] = entry as [unknown, unknown];
+    if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH) return undefined;
+    messages.push({ id, message });
+  }
+  return messages;
 }
 
 /**
@@ -151,16 +177,17 @@ function gossipMessage(value: unknown): { id: string; message: unknown } | undef
 async function subscribeGossip(host: QueueHost, topic: string, subscriber: TopicSubscriber): Promise<(() => void) | undefined> {
   if (!host.clustered) return undefined;
   const gossip = host.gossip;
-  const accepts = (data: Uint8Array): boolean => gossipMessage(decode(data)) !== undefined;
+  const accepts = (data: Uint8Array): boolean => gossipMessages(decode(data)) !== undefined;
   const onMessage = (data: Uint8Array): void => {
-    let parsed: ReturnType<typeof gossipMessage>;
+    let parsed: ReturnType<typeof gossipMessages>;
     try {
-      parsed = gossipMessage(decode(data, gossip.refs));
+      parsed = gossipMessages(decode(data, gossip.refs));
     } catch {
       return; // accepted already: nothing here should throw, and a bad message must not reach the node
     }
-    if (parsed === undefined) return;
-    subscriber.deliver(parsed.message, parsed.id).catch((error: unknown) => host.report(`topic '${topic}': a reader failed on a message`, error));
+    for (const { id, message } of parsed ?? []) {
+      subscriber.deliver(message, id).catch((error: unknown) => host.report(`topic '${topic}': a reader failed on a message`, error));
+    }
   };
   try {
     return await gossip.subscribe(topicGossipName(topic), accepts, onMessage);
@@ -395,7 +422,8 @@ function isCallersMistake(error: unknown): boolean {
  * - `wait_all_acks`, `wait_any_ack`: a direct call to every subscriber node, in parallel, each with its own
  *   `timeout`; a subscriber that does not acknowledge in time is a failure then, never a hang.
  * - `fire_and_forget`, `best_effort`: published once on the topic's gossipsub topic (paced: at most `GOSSIP_RATE`
- *   messages a second from this node, a publish waits its turn; at most `GOSSIP_MAX_BYTES` encoded, else
+ *   gossip publishes a second from this node, each carrying what the writer published while it waited its turn;
+ *   a message at most `GOSSIP_MAX_BYTES` encoded, else
  *   `FRAME_TOO_LARGE`), and sent directly to the subscribers gossipsub did not send it to (see `PublishResult` for
  *   what each reports). Gossip is not acknowledged: under loss a gossiped message may not arrive.
  *
@@ -410,8 +438,10 @@ export class TopicWriter {
   readonly #id = crypto.randomUUID();
   #seq = 0;
   readonly #failures = new Map<string, { count: number; droppedUntil: number }>();
-  /** The last gossip publish under way (see `#gossip`). */
-  #sending: Promise<unknown> = Promise.resolve();
+  /** Messages waiting for the next gossip publish, their encoded size, and whether a publish loop runs. */
+  readonly #batch = new Deque<Gossiped>();
+  #batchBytes = 0;
+  #flushing = false;
 
   /** @internal `clock` and `pacer` are for tests. */
   constructor(host: QueueHost, topic: string, { clock = realClock, pacer }: { clock?: Clock; pacer?: Pacer } = {}) {
@@ -433,22 +463,27 @@ export class TopicWriter {
     const timeout = options.timeout ?? 5_000;
     const id = `${this.#id}:${this.#seq++}`;
     const nodes = this.subscribers();
-    const viaGossip =
-      (mode === "fire_and_forget" || mode === "best_effort") && this.#host.clustered && nodes.some((node) => node !== this.#host.nodeId)
-        ? await this.#gossip(this.#host.gossip, mode, id, message)
-        : new Set<string>();
+    const gossiping = (mode === "fire_and_forget" || mode === "best_effort") && this.#host.clustered && nodes.some((node) => node !== this.#host.nodeId);
+    // Throws at once for a message that cannot go (encoding, size).
+    const onGossip = gossiping ? this.#gossip(this.#host.gossip, mode, id, message) : Promise.resolve(new Set<string>());
     const counter = `${this.#host.nodeId}/${this.topic}`;
     published.set(counter, (published.get(counter) ?? 0) + 1);
-    const gossiped = nodes.filter((node) => viaGossip.has(node));
-    const direct = nodes.filter((node) => !viaGossip.has(node));
     const send = async (node: string): Promise<void> => {
       const ref = await this.#host.resolve(topicActorName(this.topic), { nodeId: node });
       await ref.asType(TopicSubscriber).withOptions({ timeout }).deliver(message, id);
     };
     if (mode === "fire_and_forget") {
-      for (const node of direct) void send(node).catch(() => {});
+      // On its way once queued for gossip: the direct sends follow when gossipsub has said whom it reached. A writer
+      // whose queue outgrows `BACKLOG_BYTES` waits for its gossip (backpressure), not for the direct sends.
+      const sending = onGossip.then((viaGossip) => {
+        for (const node of nodes) if (!viaGossip.has(node)) void send(node).catch(() => {});
+      });
+      if (this.#batchBytes > BACKLOG_BYTES) await sending;
       return { success: true, delivered: 0, failed: 0, subscriberCount: nodes.length };
     }
+    const viaGossip = await onGossip;
+    const gossiped = nodes.filter((node) => viaGossip.has(node));
+    const direct = nodes.filter((node) => !viaGossip.has(node));
     const outcomes = direct.map((node) =>
       send(node).then(
         () => {
@@ -476,27 +511,59 @@ export class TopicWriter {
     return { success, delivered, failed: failedSubscribers.length, subscriberCount: nodes.length, ...(failedSubscribers.length > 0 ? { failedSubscribers } : {}) };
   }
 
-  /** Publishes on the topic's gossip (after its turn at the pace); resolves to the nodes gossipsub sent it to. */
-  async #gossip(gossip: TopicGossip, mode: PublishMode, id: string, message: unknown): Promise<Set<string>> {
-    const data = gossipBytes(id, message);
-    if (data.byteLength > GOSSIP_MAX_BYTES) {
+  /**
+   * Publishes on the topic's gossip; resolves to the nodes gossipsub sent it to. Messages go out in publish order,
+   * one gossip publish at a time, each after its turn at the node's pace: what was published meanwhile goes out
+   * together in the next one (up to `GOSSIP_MAX_BYTES`), so a fast writer is batched rather than held to the pace's
+   * message rate, and a slow one's messages go out alone, at once.
+   */
+  #gossip(gossip: TopicGossip, mode: PublishMode, id: string, message: unknown): Promise<Set<string>> {
+    const body = encode(message, "message");
+    const entry = { id: encode(id), body };
+    const size = 1 + entry.id.byteLength + body.byteLength;
+    if (size + 16 > GOSSIP_MAX_BYTES) {
       throw new PulsingRuntimeError(
         ErrorCode.FRAME_TOO_LARGE,
-        `a ${mode} topic message takes ${data.byteLength} bytes encoded, over the gossip limit of ${GOSSIP_MAX_BYTES} bytes ` +
+        `a ${mode} topic message takes ${size} bytes encoded, over the gossip limit of ${GOSSIP_MAX_BYTES} bytes ` +
           "(larger messages: wait_all_acks or wait_any_ack, sent directly up to maxFrameSize)",
       );
     }
-    await this.#pacer.take(Math.ceil(data.byteLength / GOSSIP_TOKEN_BYTES));
-    // One after the other, in publish order: the port's publish takes a varying number of ticks (signing is
-    // async), and concurrent publishes of one writer went out of order without this.
-    const sent = this.#sending.then(() => gossip.publish(topicGossipName(this.topic), data));
-    this.#sending = sent.catch(() => {});
+    return new Promise((resolve) => {
+      this.#batch.push({ ...entry, done: resolve });
+      this.#batchBytes += size;
+      if (!this.#flushing) void this.#flush(gossip);
+    });
+  }
+
+  async #flush(gossip: TopicGossip): Promise<void> {
+    this.#flushing = true;
     try {
-      return new Set(await sent);
-    } catch (error) {
-      // Every subscriber gets it directly instead.
-      this.#host.report(`topic '${this.topic}': publishing on gossip failed`, error);
-      return new Set();
+      while (this.#batch.length > 0) {
+        await this.#pacer.take(1);
+        const entries: Gossiped[] = [];
+        let bytes = 16;
+        for (let next = this.#batch.peek(); next !== undefined; next = this.#batch.peek()) {
+          const size = 1 + next.id.byteLength + next.body.byteLength;
+          if (entries.length > 0 && bytes + size > GOSSIP_MAX_BYTES) break;
+          entries.push(this.#batch.shift()!);
+          this.#batchBytes -= size;
+          bytes += size;
+        }
+        // Big batches pay for their bytes too (one token per started `GOSSIP_TOKEN_BYTES`).
+        const extra = Math.ceil(bytes / GOSSIP_TOKEN_BYTES) - 1;
+        if (extra > 0) await this.#pacer.take(extra);
+        let sentTo: Set<string>;
+        try {
+          sentTo = new Set(await gossip.publish(topicGossipName(this.topic), gossipBatch(entries)));
+        } catch (error) {
+          // Every subscriber gets them directly instead.
+          this.#host.report(`topic '${this.topic}': publishing on gossip failed`, error);
+          sentTo = new Set();
+        }
+        for (const entry of entries) entry.done(sentTo);
+      }
+    } finally {
+      this.#flushing = false;
     }
   }
 }
