@@ -102,12 +102,37 @@ export class TopicSubscriber {
   /** A message; resolves (the acknowledgement) once every reader here has handled it. */
   async deliver(message: unknown, id: string): Promise<boolean> {
     if (typeof id !== "string") throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "topic deliver: expected a message id");
-    if (this.#seen.has(id)) return true;
+    await this.receive(message, id);
+    return true;
+  }
+
+  /**
+   * Hands a message to every reader here, unless it came before (by gossip, directly, or both). Undefined when every
+   * handler was done at once, else a promise of the async ones; a handler that fails does not keep the message from
+   * the others, and the first failure is the outcome.
+   */
+  receive(message: unknown, id: string): Promise<void> | undefined {
+    if (this.#seen.has(id)) return undefined;
     this.#seen.add(id);
     if (this.#seen.size > SEEN_IDS) this.#seen.delete(this.#seen.values().next().value!);
     this.received++;
-    await Promise.all([...this.handlers].map(async (handler) => handler(message)));
-    return true;
+    let pending: Array<PromiseLike<unknown>> | undefined;
+    let failure: { error: unknown } | undefined;
+    for (const handler of this.handlers) {
+      try {
+        const result = handler(message);
+        if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") (pending ??= []).push(result as PromiseLike<unknown>);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (pending === undefined) {
+      if (failure !== undefined) throw failure.error;
+      return undefined;
+    }
+    return Promise.all(pending).then(() => {
+      if (failure !== undefined) throw failure.error;
+    });
   }
 }
 
@@ -177,16 +202,31 @@ function gossipMessages(value: unknown): Array<{ id: string; message: unknown }>
 async function subscribeGossip(host: QueueHost, topic: string, subscriber: TopicSubscriber): Promise<(() => void) | undefined> {
   if (!host.clustered) return undefined;
   const gossip = host.gossip;
-  const accepts = (data: Uint8Array): boolean => gossipMessages(decode(data)) !== undefined;
+  // The validator's parse is kept for the delivery of the same message (gossipsub hands both the same bytes).
+  const parsed = new WeakMap<Uint8Array, Array<{ id: string; message: unknown }>>();
+  const accepts = (data: Uint8Array): boolean => {
+    const messages = gossipMessages(decode(data, gossip.refs));
+    if (messages === undefined) return false;
+    parsed.set(data, messages);
+    return true;
+  };
+  const failed = (error: unknown): void => host.report(`topic '${topic}': a reader failed on a message`, error);
   const onMessage = (data: Uint8Array): void => {
-    let parsed: ReturnType<typeof gossipMessages>;
-    try {
-      parsed = gossipMessages(decode(data, gossip.refs));
-    } catch {
-      return; // accepted already: nothing here should throw, and a bad message must not reach the node
+    let messages = parsed.get(data);
+    if (messages === undefined) {
+      try {
+        messages = gossipMessages(decode(data, gossip.refs)) ?? [];
+      } catch {
+        return; // accepted already: nothing here should throw, and a bad message must not reach the node
+      }
     }
-    for (const { id, message } of parsed ?? []) {
-      subscriber.deliver(message, id).catch((error: unknown) => host.report(`topic '${topic}': a reader failed on a message`, error));
+    parsed.delete(data);
+    for (const { id, message } of messages) {
+      try {
+        subscriber.receive(message, id)?.catch(failed);
+      } catch (error) {
+        failed(error);
+      }
     }
   };
   try {
