@@ -200,7 +200,9 @@ function gossipMessages(value: unknown): Array<{ id: string; message: unknown }>
  * never reaches the readers.
  */
 async function subscribeGossip(host: QueueHost, topic: string, subscriber: TopicSubscriber): Promise<(() => void) | undefined> {
-  if (!host.clustered) return undefined;
+  // Tabs are light members, on no gossip topic (no relaying for others on a tab's links): writers send to them
+  // directly, as to any subscriber gossipsub did not reach.
+  if (!host.clustered || host.runtime === "browser") return undefined;
   const gossip = host.gossip;
   // The validator's parse is kept for the delivery of the same message (gossipsub hands both the same bytes).
   const parsed = new WeakMap<Uint8Array, Array<{ id: string; message: unknown }>>();
