@@ -218,6 +218,50 @@ describe("a queue on a cluster of three nodes", () => {
     assert.deepEqual(got.map((r) => (r as { id: number }).id).sort((a, b) => a - b), records.map((r) => r.id));
   });
 
+  it("ten producers and ten readers at once: every record read once, each producer's records in order per bucket", async () => {
+    const nodes = [seed, ...others];
+    const numBuckets = 10;
+    const perProducer = 120;
+    const readers = await Promise.all(
+      Array.from({ length: 10 }, (_, rank) => nodes[rank % 3]!.queue.read("cluster/busy", { numBuckets, rank, worldSize: 10 })),
+    );
+    const got: Array<Array<{ producer: number; n: number; key: string }>> = readers.map(() => []);
+    const total = 10 * perProducer;
+    let read = 0;
+    const deadline = Date.now() + 30_000;
+    // Readers wait for records while the producers write.
+    const reading = readers.map(async (reader, i) => {
+      while (read < total && Date.now() < deadline) {
+        const batch = (await reader.get({ limit: 50, wait: true, timeout: 200 })) as Array<{ producer: number; n: number; key: string }>;
+        got[i]!.push(...batch);
+        read += batch.length;
+      }
+    });
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, producer) => {
+        const writer = await nodes[producer % 3]!.queue.write("cluster/busy", { numBuckets, bucketColumn: "key", batchSize: 7 });
+        for (let n = 0; n < perProducer; n += 12) {
+          await writer.put(Array.from({ length: 12 }, (_, i) => ({ producer, n: n + i, key: `k${(n + i) % 17}` })));
+        }
+        await writer.flush();
+      }),
+    );
+    await Promise.all(reading);
+    const all = got.flat();
+    assert.equal(all.length, total, `read ${all.length} of ${total}`);
+    assert.equal(new Set(all.map((r) => `${r.producer}/${r.n}`)).size, total, "a record was read twice");
+    for (const [rank, records] of got.entries()) {
+      for (const r of records) assert.equal(bucketOf(r.key, numBuckets) % 10, rank, `rank ${rank} read a record of another rank`);
+      // One key is one bucket: each producer's records of a key come in the order they were put.
+      for (const key of new Set(records.map((r) => r.key))) {
+        for (let producer = 0; producer < 10; producer++) {
+          const ns = records.filter((r) => r.key === key && r.producer === producer).map((r) => r.n);
+          assert.deepEqual(ns, [...ns].sort((a, b) => a - b), `producer ${producer}, key ${key}`);
+        }
+      }
+    }
+  });
+
   it("a reader group resumes where the group committed, on any node", async () => {
     const writer = await seed.queue.write("cluster/jobs", { numBuckets: 2 });
     await writer.put(Array.from({ length: 20 }, (_, id) => ({ id })));
