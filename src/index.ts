@@ -83,3 +83,17 @@ export {
   PulsingTimeoutError,
   PulsingUnsupportedError,
 } from "./errors/errors.js";
+
+// Processes on any node: isomorphic (a tab runs them on Node nodes); `pulsing/node` exports the same `subprocess`.
+export { subprocess, ProcessFailedError, ProcessOutput, Subprocess } from "./process/index.js";
+export type {
+  AdvertisedResources,
+  CompletedProcess,
+  PlacementOptions,
+  ProcessExit,
+  ProcessInput,
+  ProcessResources,
+  RunOptions,
+  SpawnProcessOptions,
+  StdioMode,
+} from "./process/index.js";

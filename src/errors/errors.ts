@@ -78,6 +78,18 @@ export const ErrorCode = {
   UNSUPPORTED: "UNSUPPORTED",
   /** Persistent storage could not be opened, read or written (a queue's `level` database in use by another process…). */
   STORAGE_FAILED: "STORAGE_FAILED",
+  /**
+   * A process could not be started (no such command, a bad `cwd`…), or `subprocess.run(…, { check: true })` saw it
+   * end with a non-zero code or a signal (the error carries `exitCode`, `signal`, `stdout`, `stderr`).
+   */
+  PROCESS_FAILED: "PROCESS_FAILED",
+  /**
+   * No node runs the process: the node named did not opt in (`init({ serveProcesses: true })`), or no node that
+   * did has the `resources` asked for.
+   */
+  PROCESSES_NOT_SERVED: "PROCESSES_NOT_SERVED",
+  /** An outside service the node called (an LLM endpoint of `pulsing/agent`) failed or answered with an error status. */
+  UPSTREAM_FAILED: "UPSTREAM_FAILED",
   /** A framework wait ran out of time (calls that time out reject with `PulsingTimeoutError`, whose code this is too). */
   TIMEOUT: "TIMEOUT",
   /** Raised without a code (e.g. constructed by user code). */

@@ -7,3 +7,6 @@ import "../util/polyfills.js";
 export { startSeed } from "./seed.js";
 export type { DashboardOptions, Seed, SeedOptions } from "./seed.js";
 export { generatePrivateKey, loadOrCreatePrivateKey } from "./identity.js";
+// The same `subprocess` as `pulsing`'s (API.md imports it from here); here it always has local processes.
+export { subprocess, ProcessFailedError, ProcessOutput, Subprocess } from "../process/index.js";
+export type { CompletedProcess, ProcessExit, ProcessResources, RunOptions, SpawnProcessOptions } from "../process/index.js";

@@ -26,6 +26,8 @@ const runtime: RuntimeKind = typeof (globalThis as { Deno?: unknown }).Deno === 
 export const platform: Platform = {
   runtime,
   createContextStore: () => new AsyncContextStore(),
+  // child_process and the process runner are loaded only by those who use them.
+  processes: async () => (await import("./processes.js")).processSupport,
   transports: async ({ addr, seeds }) => {
     // Node 20 has no global WebSocket, which @libp2p/websockets dials with. `ws` sockets are EventEmitters: an
     // 'error' (a refused dial) with no EventEmitter listener would crash the process, so one is always there.

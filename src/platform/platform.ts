@@ -1,4 +1,5 @@
 import type { ContextStore } from "../actor/context-store.js";
+import type { ProcessSupport } from "./processes.js";
 
 /** The kinds of runtime a node can be. */
 export type RuntimeKind = "node" | "browser" | "deno";
@@ -32,4 +33,9 @@ export interface Platform {
   createContextStore<T>(): ContextStore<T>;
   /** Transports and listen addresses for a networked node (loaded on demand: standalone systems skip it). */
   transports(options: { addr: string | undefined; seeds: readonly string[]; webrtc: boolean }): Promise<TransportPlan>;
+  /**
+   * Local processes (`child_process`) and the process runner of `serveProcesses`, loaded on demand. Absent where
+   * there are none (browsers): a tab runs processes only on other nodes.
+   */
+  readonly processes?: () => Promise<ProcessSupport>;
 }

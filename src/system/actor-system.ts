@@ -1,4 +1,5 @@
 import type { PrivateKey } from "@libp2p/interface";
+import { platform } from "#platform";
 import { ActorId } from "../actor/actor-id.js";
 import type { ActorRef } from "../actor/actor-ref.js";
 import { remoteClassName } from "../actor/class-registry.js";
@@ -160,13 +161,16 @@ export class ActorSystem extends EventTarget {
     if (!networked && options.passphrase !== undefined) {
       throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "actorSystem(): 'passphrase' needs a network: give 'addr' and/or 'seeds'");
     }
+    if (options.serveProcesses && platform.processes === undefined) {
+      throw new PulsingRuntimeError(ErrorCode.UNSUPPORTED, `actorSystem(): 'serveProcesses' needs Node or Deno (this runtime, ${platform.runtime}, cannot start processes)`);
+    }
     const privateKey = await loadPrivateKey(options.privateKey);
     const { peerIdFromPrivateKey } = await import("@libp2p/peer-id");
     const system = new ActorSystem(peerIdFromPrivateKey(privateKey).toString());
     await system.#local.startSystemActor();
     // The node's queue storage (an actor other nodes may start here) finds this system's view through it.
     system.onShutdown(registerQueueHost(system.#queueHost));
-    if (!networked) return system;
+    if (!networked) return system.#withProcesses(options);
     try {
       // The transport and the cluster are loaded only by networked systems.
       const loading = import("./start-node.js");
@@ -183,7 +187,19 @@ export class ActorSystem extends EventTarget {
       await system.shutdown();
       throw error;
     }
-    return system;
+    return system.#withProcesses(options);
+  }
+
+  /** With `serveProcesses`: starts this node's process runner (after the network, so its name is announced). */
+  async #withProcesses(options: ActorSystemOptions): Promise<ActorSystem> {
+    if (!options.serveProcesses) return this;
+    try {
+      await (await platform.processes!()).serve(this, options.resources ?? {});
+    } catch (error) {
+      await this.shutdown();
+      throw error;
+    }
+    return this;
   }
 
   /** The multiaddrs this node listens on (with `/p2p/<nodeId>`); empty for a standalone system. */

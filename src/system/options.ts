@@ -2,6 +2,7 @@ import { SUPERVISION_OPTIONS, type SupervisionOptions } from "../actor/supervisi
 import { SPAWN_REQUEST_OPTIONS } from "../cluster/cluster-protocol.js";
 import { MEMBERSHIP_OPTIONS, type MembershipOptions } from "../cluster/membership.js";
 import { resolvePolicyOption, type ResolvePolicy } from "../cluster/resolve-policy.js";
+import { RESOURCES_OPTIONS, type ProcessResources } from "../platform/processes.js";
 import {
   array,
   boolean,
@@ -51,6 +52,14 @@ export interface ActorSystemOptions {
    * node's file paths and code to whoever called it. @default false
    */
   errorStacks?: boolean;
+  /**
+   * Run processes for other nodes (`subprocess.run(…, { node })` from any member, tabs included): starts this node's
+   * process runner, `pulsing/processes`. Whoever is admitted to the cluster can then run any command here as this
+   * node's user. Node and Deno only. @default false
+   */
+  serveProcesses?: boolean;
+  /** What this node offers to processes of others (with `serveProcesses`): CPUs and memory default to the machine's. */
+  resources?: ProcessResources;
 }
 
 /** How a browser tab reaches other tabs over WebRTC. */
@@ -120,6 +129,8 @@ export const SYSTEM_OPTIONS = {
   webrtc: webrtcOption,
   signal: signalOption,
   errorStacks: boolean,
+  serveProcesses: boolean,
+  resources: nested(RESOURCES_OPTIONS),
 } satisfies OptionSchema<ActorSystemOptions>;
 
 /** The checks of `SpawnOptions`. */
@@ -151,5 +162,8 @@ export function checkSystemOptions(options: ActorSystemOptions): void {
   checkOptions("actorSystem()", options, SYSTEM_OPTIONS);
   if (options.isHeadNode && options.headAddr !== undefined) {
     throw invalid("actorSystem(): 'isHeadNode' and 'headAddr' are mutually exclusive");
+  }
+  if (options.resources !== undefined && options.serveProcesses !== true) {
+    throw invalid("actorSystem(): 'resources' says what this node offers to processes of others: it needs 'serveProcesses: true'");
   }
 }

@@ -1,0 +1,75 @@
+import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
+
+/**
+ * A process's stdout or stderr: an async iterable of byte chunks, read at the reader's pace (the process waits when
+ * the reader does; nothing is buffered beyond a small window), or of lines with `lines()`. It can be read once;
+ * breaking out of the loop stops reading (the process may then fail writing to a closed pipe).
+ */
+export class ProcessOutput implements AsyncIterable<Uint8Array> {
+  readonly #open: (() => AsyncIterable<Uint8Array>) | undefined;
+  readonly #label: string;
+  #taken = false;
+
+  /** @internal `open` is undefined when the stream is not piped. */
+  constructor(open: (() => AsyncIterable<Uint8Array>) | undefined, label: string) {
+    this.#open = open;
+    this.#label = label;
+  }
+
+  /** Whether the stream is piped (can be read). */
+  get piped(): boolean {
+    return this.#open !== undefined;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.#open === undefined) {
+      throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `${this.#label} is not piped (spawn with ${this.#label}: "pipe")`);
+    }
+    if (this.#taken) throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `${this.#label} can be read once`);
+    this.#taken = true;
+    return this.#open()[Symbol.asyncIterator]();
+  }
+
+  /** The output as lines (split on `\n`, a trailing `\r` dropped), decoded with `encoding`. */
+  async *lines(encoding = "utf8"): AsyncGenerator<string, void, undefined> {
+    const decoder = new TextDecoder(encoding);
+    let partial = "";
+    for await (const chunk of this) {
+      partial += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = partial.indexOf("\n")) >= 0) {
+        yield stripCr(partial.slice(0, newline));
+        partial = partial.slice(newline + 1);
+      }
+    }
+    partial += decoder.decode();
+    if (partial.length > 0) yield stripCr(partial);
+  }
+
+  /** All of it, as one byte array (read to the end). */
+  async bytes(): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of this) chunks.push(chunk);
+    return concat(chunks);
+  }
+
+  /** All of it, decoded. */
+  async text(encoding = "utf8"): Promise<string> {
+    return new TextDecoder(encoding).decode(await this.bytes());
+  }
+}
+
+function stripCr(line: string): string {
+  return line.endsWith("\r") ? line.slice(0, -1) : line;
+}
+
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
