@@ -262,6 +262,38 @@ describe("a queue on a cluster of three nodes", () => {
     }
   });
 
+  it("a record too big for a frame is refused on its own, and a reader is told where it is and steps over it", async () => {
+    const nodes = [seed, ...others];
+    const owner = closestNodes(bucketKey("cluster/big", 0), nodes.map((n) => n.nodeId), 1)[0];
+    const [remote, other] = nodes.filter((n) => n.nodeId !== owner) as [pul.ActorSystem, pul.ActorSystem];
+    const ownerNode = nodes.find((n) => n.nodeId === owner)!;
+    const big = "x".repeat(9_000_000); // over the 8 MiB frame (maxFrameSize)
+    // A writer on another node: its batch does not fit in a frame; the big record is refused, the others stored.
+    const writer = await remote.queue.write("cluster/big", { numBuckets: 1, batchSize: 10 });
+    await writer.put([{ id: "a" }, { id: "too-big", big }, { id: "b" }, { id: "c" }]);
+    await assert.rejects(writer.flush(), hasCode("FRAME_TOO_LARGE", /bucket 0 \(id "too-big"\) does not fit in a frame/));
+    assert.equal((await writer.stats()).pending, 0);
+    // On the owner's own node the call is local: the big record is stored; a reader elsewhere cannot take it in.
+    const local = await ownerNode.queue.write("cluster/big", { numBuckets: 1 });
+    await local.put([{ id: "local-big", big }, { id: "d" }]);
+    await local.flush();
+    const reader = await other.queue.read("cluster/big", { numBuckets: 1 });
+    // Answers too big for a frame are asked again for fewer records, down to the one that cannot come.
+    const before: unknown[] = [];
+    let refusal: unknown;
+    for (let i = 0; i < 10 && refusal === undefined; i++) {
+      try {
+        before.push(...(await reader.get({ limit: 100 })).map((r) => r.id));
+      } catch (error) {
+        refusal = error;
+      }
+    }
+    assert.deepEqual(before, ["a", "b", "c"]);
+    assert.ok(hasCode("FRAME_TOO_LARGE", /record at offset 3 of bucket 0 does not fit in a frame.*setOffset\(4, 0\)/)(refusal));
+    reader.setOffset(4, 0);
+    assert.deepEqual((await reader.get({ limit: 100 })).map((r) => r.id), ["d"]);
+  });
+
   it("a reader group resumes where the group committed, on any node", async () => {
     const writer = await seed.queue.write("cluster/jobs", { numBuckets: 2 });
     await writer.put(Array.from({ length: 20 }, (_, id) => ({ id })));

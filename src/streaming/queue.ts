@@ -1,6 +1,6 @@
 import type { ActorProxy } from "../actor/proxy-types.js";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
-import { checkOptions, integer, nested, oneOf, string, type Check, type OptionSchema } from "../util/options.js";
+import { checkOptions, integer, nested, oneOf, show, string, type Check, type OptionSchema } from "../util/options.js";
 import { registerBackend, type QueueRecord, type StorageBackendClass } from "./backend.js";
 import { bucketKey, bucketOf, closestNodes } from "./bucket.js";
 import { bucketOwners, type QueueHost } from "./queue-host.js";
@@ -102,6 +102,8 @@ const GET_OPTIONS = {
 const MAX_REDIRECTS = 4;
 /** How long a queue call may take beyond what it waits for. */
 const CALL_TIMEOUT_MS = 10_000;
+/** Batch numbers per `#send` (a send's batches, split ones included, are numbered seq·PARTS + part). */
+const PARTS = 2 ** 20;
 /** Attempts of a batch (the same batch number each time: its owner stores it once). */
 const MAX_ATTEMPTS = 5;
 
@@ -272,11 +274,19 @@ export class QueueWriter {
     );
   }
 
+  /**
+   * Sends one `#send`'s records in batches of `batchSize`, numbered `seq`·2^20 + part. A batch that does not fit in
+   * a frame never left this node, so it is split in two under the same number; a record that does not fit alone is
+   * refused (reported by `flush()`) and the rest go on.
+   */
   async #deliver(bucketId: number, seq: number, records: QueueRecord[]): Promise<void> {
-    for (let offset = 0; offset < records.length; offset += this.#batchSize) {
-      const batch = records.slice(offset, offset + this.#batchSize);
-      // One batch number per batch sent: a batch split here takes a sub-number (seq·2^16 + part).
-      const number = seq * 65_536 + offset / this.#batchSize;
+    const batches: QueueRecord[][] = [];
+    for (let offset = 0; offset < records.length; offset += this.#batchSize) batches.push(records.slice(offset, offset + this.#batchSize));
+    let part = 0;
+    let refused: PulsingRuntimeError | undefined;
+    while (batches.length > 0) {
+      const batch = batches.shift()!;
+      const number = seq * PARTS + part;
       let lastError: unknown;
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         try {
@@ -295,13 +305,28 @@ export class QueueWriter {
           await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
         }
       }
+      if (lastError !== undefined && (lastError as { code?: string }).code === ErrorCode.FRAME_TOO_LARGE) {
+        if (batch.length > 1) {
+          const half = Math.ceil(batch.length / 2);
+          batches.unshift(batch.slice(0, half), batch.slice(half));
+        } else {
+          this.#unacknowledged -= 1;
+          refused ??= new PulsingRuntimeError(
+            ErrorCode.FRAME_TOO_LARGE,
+            `queue '${this.topic}': a record for bucket ${bucketId} (${this.#column} ${show(batch[0]![this.#column])}) does not fit in a frame: ${(lastError as Error).message}`,
+          );
+        }
+        continue;
+      }
       if (lastError !== undefined) {
         // Not acknowledged, and no longer pending: this batch and the rest of this send are the failure flush() reports.
-        this.#unacknowledged -= records.length - offset;
+        this.#unacknowledged -= batch.length + batches.reduce((sum, rest) => sum + rest.length, 0);
         throw lastError;
       }
       this.#unacknowledged -= batch.length;
+      part++;
     }
+    if (refused !== undefined) throw refused;
   }
 }
 
@@ -396,9 +421,22 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
     return found;
   }
 
-  #fetch(bucketId: number, limit: number, waitMs: number): Promise<QueueRecord[]> {
+  /** Records from the bucket's offset; an answer too big for a frame is asked again for fewer records. */
+  async #fetch(bucketId: number, limit: number, waitMs: number): Promise<QueueRecord[]> {
     const offset = this.#offsets.get(bucketId)!;
-    return this.#client.call(this.topic, bucketId, (storage) => storage.get(this.topic, bucketId, this.#spec, offset, limit, waitMs), waitMs);
+    for (let size = limit; ; size = Math.ceil(size / 2)) {
+      try {
+        return await this.#client.call(this.topic, bucketId, (storage) => storage.get(this.topic, bucketId, this.#spec, offset, size, waitMs), waitMs);
+      } catch (error) {
+        if ((error as { code?: string }).code !== ErrorCode.FRAME_TOO_LARGE) throw error;
+        if (size === 1) {
+          throw new PulsingRuntimeError(
+            ErrorCode.FRAME_TOO_LARGE,
+            `queue '${this.topic}': the record at offset ${offset} of bucket ${bucketId} does not fit in a frame (${(error as Error).message}); setOffset(${offset + 1}, ${bucketId}) skips it`,
+          );
+        }
+      }
+    }
   }
 
   /** Back to the start of every bucket (offset 0). */
