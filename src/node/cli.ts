@@ -3,6 +3,7 @@
  * The `pulsing` command.
  *
  *   pulsing seed [--addr 0.0.0.0:8000] [--passphrase S] [--http 8080] [--dashboard DIR] [--seeds A,B] [--key FILE]
+ *                [--serve-processes]
  *   pulsing inspect members|actors|metrics|queues|topics --seeds ADDR [--passphrase S] [--json] [--interval MS]
  */
 import { realpathSync } from "node:fs";
@@ -15,8 +16,10 @@ import { startSeed } from "./seed.js";
 
 const USAGE = `usage:
   pulsing seed [--addr host:port] [--passphrase secret] [--http port] [--dashboard dir] [--seeds a,b] [--key file]
+               [--serve-processes]
       a seed node: TCP on the port, WebSockets on port+1, a circuit relay for browser tabs, and (with
-      --dashboard) the dashboard over HTTP (--http, default 8080)
+      --dashboard) the dashboard over HTTP (--http, default 8080); --serve-processes lets every admitted
+      member (browser tabs included) run any command on this machine as this user (off by default)
   pulsing inspect members|actors|metrics|queues|topics --seeds addr[,addr] [--passphrase secret] [--json] [--interval ms]
       join the cluster briefly and print what its members report; queues (per bucket: owner, replicas, records,
       writes and reads per second) and topics (subscribers, publishes per second) take two samples --interval ms
@@ -43,6 +46,7 @@ async function seed(argv: string[]): Promise<number> {
       dashboard: { type: "string" },
       seeds: { type: "string" },
       key: { type: "string" },
+      "serve-processes": { type: "boolean", default: false },
     },
   });
   const node = await startSeed({
@@ -51,8 +55,10 @@ async function seed(argv: string[]): Promise<number> {
     ...(values.seeds !== undefined ? { seeds: values.seeds.split(",").filter(Boolean) } : {}),
     ...(values.dashboard !== undefined ? { dashboard: { root: values.dashboard, port: Number(values.http) } } : {}),
     ...(values.key !== undefined ? { privateKey: await loadOrCreatePrivateKey(values.key) } : {}),
+    ...(values["serve-processes"] ? { serveProcesses: true } : {}),
   });
   console.log(`seed ${node.system.nodeId}`);
+  if (values["serve-processes"]) console.log("  serving processes: any admitted member can run commands here as this user");
   for (const addr of node.system.addrs) console.log(`  listening ${addr}`);
   if (node.url !== undefined) console.log(`  dashboard ${node.url}`);
   await waitForSignal();

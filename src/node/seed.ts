@@ -1,7 +1,8 @@
 import type { Server } from "node:http";
 import * as pul from "../index.js";
 import { MEMBERSHIP_OPTIONS } from "../cluster/membership.js";
-import { bytes, checkOptions, integer, nested, string, stringArray, type OptionSchema } from "../util/options.js";
+import { RESOURCES_OPTIONS } from "../platform/processes.js";
+import { boolean, bytes, checkOptions, integer, invalid, nested, string, stringArray, type OptionSchema } from "../util/options.js";
 import { ClusterMetrics } from "./metrics.js";
 import { serveStatic } from "./static-server.js";
 
@@ -16,6 +17,13 @@ export interface SeedOptions {
   membership?: pul.MembershipOptions;
   /** A stable identity (see `loadOrCreatePrivateKey`). */
   privateKey?: Uint8Array;
+  /**
+   * Run processes for other members, browser tabs included (as `init({ serveProcesses })`): any admitted member can
+   * then run any command on this machine as this process's user. @default false
+   */
+  serveProcesses?: boolean;
+  /** With `serveProcesses`: what this seed offers to processes (as `init({ resources })`). */
+  resources?: pul.ProcessResources;
 }
 
 /** Where a seed serves the dashboard. */
@@ -36,6 +44,8 @@ export const SEED_OPTIONS = {
   seeds: stringArray,
   membership: nested(MEMBERSHIP_OPTIONS),
   privateKey: bytes,
+  serveProcesses: boolean,
+  resources: nested(RESOURCES_OPTIONS),
 } satisfies OptionSchema<SeedOptions>;
 
 /** Other seeds `/config.json` names besides the one serving it (a tab reserves relay slots on two). */
@@ -59,12 +69,17 @@ export interface Seed {
  */
 export async function startSeed(options: SeedOptions = {}): Promise<Seed> {
   checkOptions("startSeed()", options, SEED_OPTIONS);
+  if (options.resources !== undefined && options.serveProcesses !== true) {
+    throw invalid("startSeed(): 'resources' says what this seed offers to processes of others: it needs 'serveProcesses: true'");
+  }
   const system = await pul.actorSystem({
     addr: options.addr ?? "0.0.0.0:8000",
     ...(options.seeds !== undefined ? { seeds: options.seeds } : {}),
     ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
     ...(options.membership !== undefined ? { membership: options.membership } : {}),
     ...(options.privateKey !== undefined ? { privateKey: options.privateKey } : {}),
+    ...(options.serveProcesses !== undefined ? { serveProcesses: options.serveProcesses } : {}),
+    ...(options.resources !== undefined ? { resources: options.resources } : {}),
   });
   const wsAddrs = () => system.addrs.filter((a) => /\/ws(\/|$)/.test(a));
   let server: Server | undefined;
