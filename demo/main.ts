@@ -1,8 +1,8 @@
 /**
  * The live dashboard: opening the page makes this tab a node of the cluster (`pul.init({ seeds })` with the
  * WebSocket addresses `/config.json` lists: the serving seed's, then a few other seeds', so that the tab stays in the
- * cluster while one of them restarts), then shows the membership, the actors, message rates, queues and topics, and
- * lets you spawn, call, stream and chat across nodes.
+ * cluster while one of them restarts), then shows the membership, the actors, message rates, queues, topics and the
+ * cluster's agents, and lets you spawn, call, stream, chat and run an agent pipeline across nodes.
  *
  * Tests rely on `globalThis.pul`, `globalThis.system` and `document.body.dataset.ready === "true"`.
  */
@@ -10,6 +10,7 @@ import * as pul from "pulsing";
 import { App, type DashboardConfig } from "./app.js";
 import { h, replaceChildren } from "./dom.js";
 import { ActorsPanel } from "./panels/actors.js";
+import { AgentsPanel } from "./panels/agents.js";
 import { CallPanel } from "./panels/call.js";
 import { ChatPanel } from "./panels/chat.js";
 import { SelfInfo } from "./panels/header.js";
@@ -22,6 +23,8 @@ import { QueuesTopicsPoller } from "./queues-topics.js";
 import { describeError } from "./util.js";
 
 const REFRESH_MS = 1_000;
+/** `listAgents()` asks every node: every few seconds is enough. */
+const AGENTS_REFRESH_MS = 3_000;
 
 const globals = globalThis as Record<string, unknown>;
 globals.pul = pul;
@@ -137,13 +140,14 @@ async function main(): Promise<void> {
   const streams = new QueuesTopicsPoller(app);
   const queues = new QueuesPanel(app);
   const topics = new TopicsPanel(app);
+  const agents = new AgentsPanel(app);
   const self = new SelfInfo(app, selfEl, joinMs);
   call.onSpawned = (name) => actors.highlight(name);
-  globals.dashboard = { app, membership, actors, rates, call, stream, chat, queues, topics };
+  globals.dashboard = { app, membership, actors, rates, call, stream, chat, queues, topics, agents };
 
   replaceChildren(
     root,
-    h("div", { class: "grid" }, membership.element, actors.element, rates.element, call.element, stream.element, chat.element, queues.element, topics.element),
+    h("div", { class: "grid" }, membership.element, actors.element, rates.element, call.element, stream.element, chat.element, agents.element, queues.element, topics.element),
   );
 
   const onMembership = () => {
@@ -167,6 +171,11 @@ async function main(): Promise<void> {
   });
   document.body.dataset.ready = "true";
   void chat.start();
+  // This tab's editor agent first (so that the first listing shows it), then the cluster's agents every few seconds.
+  void agents
+    .start()
+    .catch((error: unknown) => console.warn("could not start this tab's editor agent", error))
+    .finally(() => every(AGENTS_REFRESH_MS, () => agents.refresh()));
 }
 
 main().catch((error: unknown) => {

@@ -95,6 +95,36 @@ export function defaultReply(request: FakeLlmRequest): string {
     "Each step builds on the one before, and the result is short enough to review.";
 }
 
+/**
+ * A reply shaped for the example pipeline (examples/pipeline-agents.ts), still deterministic: three bullet points to
+ * "Key facts about: <topic>", a paragraph of about eighty words to "Write one paragraph about <topic> …", and
+ * `defaultReply` to anything else (a JSON verdict when asked for JSON). What `npm start` and the example serve.
+ */
+export function pipelineReply(request: FakeLlmRequest): string {
+  const last = [...request.messages].reverse().find((m) => m.role === "user")?.content ?? "";
+  const facts = /^Key facts about:\s*(.+)$/is.exec(last.trim());
+  if (facts !== null) {
+    const topic = oneLine(facts[1]!);
+    return `- ${capitalize(topic)} splits work into small units that own their state.\n` +
+      `- The units talk only through messages, so they can run on any node of a cluster.\n` +
+      `- Failures stay local: a supervisor restarts what broke, the rest keeps going.`;
+  }
+  const write = /^Write one paragraph about\s+(.+?)\s+from these notes:/is.exec(last.trim());
+  if (write !== null) {
+    const topic = oneLine(write[1]!);
+    return `${capitalize(topic)} is easiest to understand as a team of small, independent workers. ` +
+      "Each one keeps its own state and reacts to the messages it receives, one at a time, " +
+      "which means no locks and no shared memory to get wrong. Because the messages travel the same way " +
+      "within a process, between machines or to a browser tab, the same code scales from a laptop to a cluster. " +
+      "When one worker fails, its supervisor restarts it and the others carry on, " +
+      "so the system as a whole stays up while its parts come and go.";
+  }
+  return defaultReply(request);
+}
+
+const oneLine = (text: string): string => text.replace(/\s+/g, " ").trim().slice(0, 80);
+const capitalize = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
+
 async function handle(req: IncomingMessage, res: ServerResponse, requests: FakeLlmRequest[], options: FakeLlmServerOptions): Promise<void> {
   const path = (req.url ?? "").split("?")[0];
   if (req.method === "GET" && path === "/v1/models") {

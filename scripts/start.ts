@@ -17,6 +17,8 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hostDemoActors } from "../examples/demo-actors.js";
+import { pipelineReply, startFakeLlmServer, type FakeLlmServer } from "../examples/fake-llm-server.js";
+import { hostPipelineAgents } from "../examples/pipeline-agents.js";
 import { loadOrCreatePrivateKey, startSeed } from "../src/node/index.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -33,7 +35,7 @@ function newest(dir: string): number {
   );
 }
 
-const sources = Math.max(newest(join(root, "demo")), newest(join(root, "src")), statSync(join(root, "examples/demo-actors.ts")).mtimeMs);
+const sources = Math.max(newest(join(root, "demo")), newest(join(root, "src")), newest(join(root, "examples")));
 if (!existsSync(built) || statSync(built).mtimeMs < sources) {
   console.log("building the dashboard…");
   const result = spawnSync(process.execPath, [join(root, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "warn"], {
@@ -65,18 +67,51 @@ const seed = await startSeed({
   process.exit(1);
 });
 await hostDemoActors(seed.system);
+const model = await startAgents();
 
 console.log(`seed ${seed.system.nodeId} (identity kept in ${keyFile})`);
 for (const a of seed.system.addrs) console.log(`  listening ${a}`);
+console.log(`  ${model.line}`);
 console.log(`\n  dashboard: ${seed.url}${passphrase !== undefined ? "#secret=<passphrase>" : ""}`);
 console.log("  open it in two tabs: each tab joins the cluster as a node. Ctrl-C stops the seed.\n");
 
+let stopping = false;
 const stop = async () => {
-  await seed.stop();
+  if (stopping) return;
+  stopping = true;
+  await Promise.allSettled([seed.stop(), model.fake?.close()]);
   process.exit(0);
 };
 process.once("SIGINT", () => void stop());
 process.once("SIGTERM", () => void stop());
+
+/**
+ * The agent pipeline's Node side on the seed, against OPENAI_BASE_URL or, without it, the fake model server on a free
+ * loopback port. Never fatal: without a model endpoint the seed runs without agents.
+ */
+async function startAgents(): Promise<{ line: string; fake?: FakeLlmServer }> {
+  const baseURL = process.env.OPENAI_BASE_URL?.trim();
+  let fake: FakeLlmServer | undefined;
+  let line: string;
+  try {
+    if (baseURL) {
+      const model = process.env.OPENAI_MODEL?.trim();
+      // Each agent reads OPENAI_BASE_URL, OPENAI_MODEL and OPENAI_API_KEY when it first calls llm().
+      await hostPipelineAgents(seed.system);
+      line = model
+        ? `agents: model ${model} at ${baseURL} (OPENAI_BASE_URL)`
+        : `agents: ${baseURL} (OPENAI_BASE_URL) but no OPENAI_MODEL: set it, or the agents' model calls fail`;
+    } else {
+      fake = await startFakeLlmServer({ host: "127.0.0.1", tokenDelayMs: 40, reply: pipelineReply });
+      await hostPipelineAgents(seed.system, { baseURL: fake.baseURL, model: "fake-model", maxRetries: 0 });
+      line = `agents: the local fake model server at ${fake.baseURL} (set OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY for a real one)`;
+    }
+  } catch (error) {
+    await fake?.close().catch(() => undefined);
+    return { line: `agents: not started (${(error as Error).message}); the rest of the dashboard works without them` };
+  }
+  return { line, ...(fake !== undefined ? { fake } : {}) };
+}
 
 /** The TCP port of a `"host:port"` or multiaddr listen address (for the key file's name). */
 function portOf(listen: string): string {
