@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each printed next to its floor from the same run.
- *   npm run bench -- local      only the named groups (local, remote, cluster, queue, browser, tab-cpu, membership-sim)
+ *   npm run bench -- local      only the named groups (local, remote, worker, cluster, queue, browser, tab-cpu, membership-sim)
  * The cluster group includes a one-minute run with a CPU-busy node.
  */
 import { spawnSync } from "node:child_process";
@@ -10,10 +10,13 @@ import { benchLocal } from "./local.js";
 import { benchMembershipSim } from "./membership-sim.js";
 import { benchQueue } from "./queue.js";
 import { benchRemote } from "./remote.js";
+import { benchWorker } from "./worker.js";
 
 const groups: Record<string, () => Promise<void>> = {
   local: benchLocal,
   remote: benchRemote,
+  // A call into a worker thread's actor against a plain postMessage round trip (bench/worker.ts).
+  worker: benchWorker,
   cluster: () => benchCluster(),
   // The real membership code at up to 1,000+ simulated members (sim clock and network; see bench/membership-sim.ts).
   "membership-sim": () => benchMembershipSim(),

@@ -13,6 +13,7 @@ import type { NameEntry, RegistrySnapshot } from "../cluster/registry.js";
 import type { ResolvePolicy } from "../cluster/resolve-policy.js";
 import { ErrorCode, PulsingRuntimeError, raceSignal } from "../errors/errors.js";
 import { Mesh, type ConnectionInfo } from "../transport/mesh.js";
+import { hubOfNode } from "../transport/port-transport.js";
 import type { ActorSystemOptions } from "./options.js";
 
 /**
@@ -64,6 +65,14 @@ export async function startNode(init: NodeInit): Promise<NodeNetwork> {
     report: init.report,
   });
   mesh = await step(meshStarting, () => void meshStarting.then((started) => started.stop()).catch(() => {}));
+  // What this node's worker threads (`spawnWorkers`) are told to join it with: its secret and cluster.
+  const hub = hubOfNode(mesh.nodeId);
+  if (hub !== undefined) {
+    // (Its first direct address is the one its workers' relayed addresses are built on; the relay adds the others.)
+    const direct = mesh.addrs.find((a) => !a.includes("/p2p-circuit"));
+    const relayAddr = direct?.replace(/\/p2p\/[^/]+$/, "");
+    hub.workerJoin = { hub: hub.id, nodeId: mesh.nodeId, passphrase: options.passphrase, cluster: options.membership?.cluster, relayAddr, seeds };
+  }
   let node: NodeNetwork;
   try {
     node = new NodeNetwork(mesh, init);

@@ -8,6 +8,7 @@ import { yamux } from "@libp2p/yamux";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { platform } from "#platform";
+import type { TransportPlan } from "../platform/platform.js";
 import type { ActorRef } from "../actor/actor-ref.js";
 import type { CallHandle } from "../actor/call-handle.js";
 import type { CallMode, CallOptions, InboundCall } from "../actor/call-types.js";
@@ -20,6 +21,7 @@ import { isRelayed, RELAYED_ADDR, RELAYED_WEBRTC_ADDR, transportOf, type Connect
 import { findNode, locate } from "./find-node.js";
 import { InboundSession } from "./inbound-session.js";
 import { PeerDialer } from "./peer-dialer.js";
+import { isPortAddr, newHub, portTransport, registerHub } from "./port-transport.js";
 import { reservationStore, reserveAgain } from "./relay-reservations.js";
 import { answerOnce, askOnce, type RequestLimits } from "./request-stream.js";
 import { tolerateClosingConnection } from "./yamux-closing-connection.js";
@@ -101,13 +103,21 @@ export class Mesh {
   }
 
   static async start(init: MeshInit): Promise<Mesh> {
-    const plan = await platform.transports({ addr: init.addr, seeds: init.seeds, webrtc: init.webrtc });
+    // Every node can host worker threads (a hub listening on `/memory/<id>` for their ports); a node started inside
+    // a worker joins through its parent's port and, without an address of its own, listens only through the
+    // parent's relay (it still dials others with its runtime's transports).
+    const { hub, worker, relayed } = newHub();
+    const inWorker = worker && init.addr === undefined;
+    const plan = inWorker
+      ? workerPlan(await platform.transports({ addr: undefined, seeds: [], webrtc: false }), relayed)
+      : await platform.transports({ addr: init.addr, seeds: init.seeds, webrtc: init.webrtc });
     let gate: AdmissionGate | undefined;
     let started: Mesh | undefined; // for callbacks that may run before start() returns
     const node = await createLibp2p({
       privateKey: init.privateKey,
-      addresses: { listen: plan.listen },
-      transports: plan.transports as never[],
+      // A hub's address is dialable only by its own workers: it is not announced (nor in relay reservations).
+      addresses: { listen: [...plan.listen, hub.listenAddr], announceFilter: (addrs) => addrs.filter((a) => !isPortAddr(a)) },
+      transports: [...plan.transports, portTransport(hub)] as never[],
       connectionEncrypters: [noise()],
       // tolerateClosingConnection: a yamux microtask that throws (uncaught) on a closing connection, worked around
       streamMuxers: [tolerateClosingConnection(yamux())],
@@ -206,6 +216,8 @@ export class Mesh {
       node.addEventListener(event, () => (mesh.#selfHint = undefined));
     }
     await Promise.resolve(node.start());
+    const unregister = registerHub(node.peerId.toString(), hub);
+    node.addEventListener("stop", () => (unregister(), hub.close()), { once: true });
     // Every protocol is registered now: before admission, none but admission's may run on a connection.
     gate.guard(node);
     // A relay reservation is freed when its holder leaves (libp2p would keep it for hours, filling the table).
@@ -620,6 +632,14 @@ export interface ConnectionInfo {
   admitted: boolean;
   /** This node's calls to that node go over this connection. */
   carriesCalls: boolean;
+}
+
+/**
+ * The transports of a node inside a worker thread: its runtime's, for dialing, but listening only through a relay
+ * (its parent's, when that has a network address) — a worker has no address of its own; few connections.
+ */
+function workerPlan(plan: TransportPlan, relayed: boolean): TransportPlan {
+  return { ...plan, listen: relayed ? ["/p2p-circuit"] : [], services: {}, maxConnections: Math.min(plan.maxConnections, 64), targetPeers: 3, directWebRTC: false };
 }
 
 /** Resolves with the first "admitted"; otherwise, once all are in, with an admission error if any, else "unreachable". */
