@@ -17,6 +17,7 @@
 import { writeFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import * as pul from "pulsing";
+import { onStdinCommands } from "../test/cluster/stdin-commands.js";
 
 /** Far beyond the group's own budget: only a process orphaned in some unforeseen way ever hits it. */
 const HARD_LIMIT_MS = 240_000;
@@ -58,18 +59,10 @@ try {
   await quit(1);
 }
 
-let buffered = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk: string) => {
-  buffered += chunk;
-  let newline: number;
-  while ((newline = buffered.indexOf("\n")) >= 0) {
-    const command = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
-    buffered = buffered.slice(newline + 1);
-    handle(command).catch((error: unknown) => say({ error: { name: (error as Error).name, message: (error as Error).message } }));
-  }
-});
-process.stdin.on("end", () => void quit(0));
+onStdinCommands(
+  (command) => handle(command).catch((error: unknown) => say({ error: { name: (error as Error).name, message: (error as Error).message } })),
+  () => void quit(0),
+);
 
 async function handle(command: Record<string, unknown>): Promise<void> {
   if ("members" in command) {

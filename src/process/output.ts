@@ -1,4 +1,5 @@
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
+import { concatBytes } from "../util/bytes.js";
 
 /**
  * A process's stdout or stderr: an async iterable of byte chunks, read at the reader's pace (the process waits when
@@ -64,12 +65,5 @@ function stripCr(line: string): string {
 }
 
 export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.byteLength, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }

@@ -3,6 +3,7 @@ import { registerClass } from "../actor/class-registry.js";
 import { DEFAULT_SUPERVISION } from "../actor/supervision.js";
 import { ErrorCode, PulsingError, PulsingRuntimeError } from "../errors/errors.js";
 import { realClock, type Clock, type TimerHandle } from "../util/clock.js";
+import { concatBytes } from "../util/bytes.js";
 import { Deque } from "../util/deque.js";
 import { checkOptions, integer, oneOf, type OptionSchema } from "../util/options.js";
 import { decode, encode } from "../wire/codec.js";
@@ -170,13 +171,7 @@ interface Gossiped {
 function gossipBatch(entries: readonly Gossiped[]): Uint8Array {
   const parts: ArrayLike<number>[] = [[MAP1], KEY_B, arrayHeader(entries.length)];
   for (const entry of entries) parts.push([PAIR], entry.id, entry.body);
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** A decoded gossip batch's messages, or undefined when it is not one. */

@@ -1,6 +1,7 @@
 import type { Connection, Libp2p, PeerId, Stream, StreamMiddleware } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
+import { concatBytes } from "../util/bytes.js";
 import { lagTolerantSignal, lagTolerantTimeout } from "../util/deadline.js";
 import { decode, encode } from "../wire/codec.js";
 import { isRelayed as isRelayedConnection } from "./connection-kind.js";
@@ -402,14 +403,7 @@ async function deriveKey(passphrase: string): Promise<CryptoKey> {
 
 /** What the HMAC covers: the role, both nonces and both peer ids (dialer first). */
 function transcript(role: "D" | "L", nd: Uint8Array, nl: Uint8Array, dialer: string, listener: string): Uint8Array<ArrayBuffer> {
-  const parts = [utf8.encode(`pulsing-admit-v1|${role}|`), nd, nl, utf8.encode(`${dialer}|${listener}`)];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
+  return concatBytes([utf8.encode(`pulsing-admit-v1|${role}|`), nd, nl, utf8.encode(`${dialer}|${listener}`)]);
 }
 
 function buffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {

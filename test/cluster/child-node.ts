@@ -14,6 +14,7 @@
  */
 import * as pul from "pulsing";
 import * as fixtures from "../fixtures/actors.js";
+import { onStdinCommands } from "./stdin-commands.js";
 
 interface CallById {
   actorId: string;
@@ -55,18 +56,7 @@ try {
   process.exit(1);
 }
 
-let buffered = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk: string) => {
-  buffered += chunk;
-  let newline: number;
-  while ((newline = buffered.indexOf("\n")) >= 0) {
-    const line = buffered.slice(0, newline);
-    buffered = buffered.slice(newline + 1);
-    void handle(JSON.parse(line) as Record<string, unknown>);
-  }
-});
-process.stdin.on("end", () => void pul.shutdown().then(() => process.exit(0)));
+onStdinCommands(handle, () => void pul.shutdown().then(() => process.exit(0)));
 process.on("SIGTERM", () => void pul.shutdown().then(() => process.exit(0)));
 
 async function callById({ actorId, method, args, timeout }: CallById): Promise<unknown> {

@@ -13,6 +13,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as pul from "pulsing";
 import { Counter } from "../fixtures/actors.js";
+import { onStdinCommands } from "./stdin-commands.js";
 
 const { count, seeds, membership, prefix } = JSON.parse(process.argv[2] ?? "{}") as {
   count: number;
@@ -59,18 +60,7 @@ setInterval(() => {
   }
 }, 100).unref();
 
-let buffered = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk: string) => {
-  buffered += chunk;
-  let newline: number;
-  while ((newline = buffered.indexOf("\n")) >= 0) {
-    const command = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
-    buffered = buffered.slice(newline + 1);
-    void handle(command);
-  }
-});
-process.stdin.on("end", () => void Promise.all(systems.map((s) => s.shutdown().catch(() => undefined))).then(() => process.exit(0)));
+onStdinCommands(handle, () => void Promise.all(systems.map((s) => s.shutdown().catch(() => undefined))).then(() => process.exit(0)));
 
 /** Bytes this process has written (Linux: /proc/self/io's wchar; sockets, almost all of it here). */
 function bytesWritten(): number {
