@@ -9,6 +9,8 @@ export default defineConfig({
   root: "demo",
   resolve: { conditions: BROWSER_CONDITIONS },
   plugins: [forbidNodeBuiltins()],
+  // Web Worker nodes (demo/web-worker.ts): ES modules, since the runtime loads its transports on demand.
+  worker: { format: "es", plugins: () => [forbidNodeBuiltins()], rolldownOptions: { output: { keepNames: true } } },
   build: {
     target: "es2022",
     outDir: "../dist/demo",

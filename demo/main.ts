@@ -4,9 +4,10 @@
  * cluster while one of them restarts), then shows the membership, the actors, message rates, queues, topics and the
  * cluster's agents, and lets you spawn, call, stream, chat and run an agent pipeline across nodes.
  *
- * Tests rely on `globalThis.pul`, `globalThis.system` and `document.body.dataset.ready === "true"`.
+ * Tests rely on `globalThis.pul`, `globalThis.pulNode`, `globalThis.system`, `globalThis.dashboard` and `document.body.dataset.ready === "true"`.
  */
 import * as pul from "pulsing";
+import * as pulNode from "pulsing/node";
 import { App, type DashboardConfig } from "./app.js";
 import { h, replaceChildren } from "./dom.js";
 import { ActorsPanel } from "./panels/actors.js";
@@ -19,6 +20,7 @@ import { QueuesPanel } from "./panels/queues.js";
 import { RatesPanel } from "./panels/rates.js";
 import { StreamPanel } from "./panels/stream.js";
 import { TopicsPanel } from "./panels/topics.js";
+import { WorkersPanel } from "./panels/workers.js";
 import { QueuesTopicsPoller } from "./queues-topics.js";
 import { describeError } from "./util.js";
 
@@ -28,6 +30,8 @@ const AGENTS_REFRESH_MS = 3_000;
 
 const globals = globalThis as Record<string, unknown>;
 globals.pul = pul;
+// What a browser build of `pulsing/node` has: Web Workers as nodes, and processes on Node nodes.
+globals.pulNode = pulNode;
 
 const root = document.querySelector<HTMLElement>("#app")!;
 const selfEl = document.querySelector<HTMLElement>("#self")!;
@@ -141,13 +145,14 @@ async function main(): Promise<void> {
   const queues = new QueuesPanel(app);
   const topics = new TopicsPanel(app);
   const agents = new AgentsPanel(app);
+  const workers = new WorkersPanel(app);
   const self = new SelfInfo(app, selfEl, joinMs);
   call.onSpawned = (name) => actors.highlight(name);
-  globals.dashboard = { app, membership, actors, rates, call, stream, chat, queues, topics, agents };
+  globals.dashboard = { app, membership, actors, rates, call, stream, chat, queues, topics, agents, workers };
 
   replaceChildren(
     root,
-    h("div", { class: "grid" }, membership.element, actors.element, rates.element, call.element, stream.element, chat.element, agents.element, queues.element, topics.element),
+    h("div", { class: "grid" }, membership.element, actors.element, rates.element, call.element, stream.element, chat.element, agents.element, workers.element, queues.element, topics.element),
   );
 
   const onMembership = () => {

@@ -60,6 +60,40 @@ export const DemoCounter = pul.remote({ name: "DemoCounter" })(
 );
 export type DemoCounter = InstanceType<typeof DemoCounter>;
 
+// --- a CPU-heavy actor, for worker nodes ----------------------------------------------------------------------
+
+/** The name a tab gives the cruncher it spawns into one of its Web Worker nodes. */
+export const cruncherName = (workerShortId: string): string => `worker/${workerShortId}/cruncher`;
+
+/**
+ * Work that would freeze a tab's page if it ran on the main thread: what the dashboard spawns into a Web Worker
+ * node (`spawnWorkers` from `pulsing/node`), where it runs on a thread of its own and is called like any actor.
+ */
+export const Cruncher = pul.remote({ name: "Cruncher" })(
+  class Cruncher {
+    /** How many primes there are below `limit` (a sieve; at most 50 million), and how long counting took. */
+    countPrimes(limit: number): { limit: number; primes: number; ms: number } {
+      if (!Number.isInteger(limit) || limit < 0 || limit > 50_000_000) {
+        throw new pul.PulsingBusinessError("bad_argument", `countPrimes(limit): limit must be a whole number from 0 to 50000000, got ${JSON.stringify(limit)}`);
+      }
+      const started = performance.now();
+      const composite = new Uint8Array(limit);
+      let primes = 0;
+      for (let i = 2; i < limit; i++) {
+        if (composite[i] === 1) continue;
+        primes++;
+        for (let j = i * i; j < limit; j += i) composite[j] = 1;
+      }
+      return { limit, primes, ms: Math.round(performance.now() - started) };
+    }
+    /** Which node this actor is on, and whether it runs in a Web Worker. */
+    where(): { nodeId: string; inWebWorker: boolean } {
+      return { nodeId: pul.getSystem().nodeId, inWebWorker: (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== undefined };
+    }
+  },
+);
+export type Cruncher = InstanceType<typeof Cruncher>;
+
 // --- a token streamer ---------------------------------------------------------------------------------------
 
 const WORDS = (

@@ -4,7 +4,7 @@ import { getSystem, init } from "../global.js";
 import type { ActorSystem } from "../system/actor-system.js";
 import type { ActorSystemOptions } from "../system/options.js";
 import { hubOfNode, type PortHub, type PortLike, type WorkerJoin } from "../transport/port-transport.js";
-import { awaitWorker, joinOf, joinParent, WORKER_KEY, type Handshake } from "../transport/worker-link.js";
+import { awaitWorker, joinOf, joinParent, startPool, WORKER_KEY, type Handshake } from "../transport/worker-link.js";
 
 /**
  * Worker threads as nodes (Node): `spawnWorkers` starts `worker_threads` workers, each with a `MessagePort` to its
@@ -40,20 +40,10 @@ export type WorkerInitOptions = Omit<ActorSystemOptions, "seeds" | "passphrase" 
  * networked (an `addr` or seeds); its shutdown terminates the workers.
  */
 export async function spawnWorkers(n: number, moduleUrl: string | URL, options: SpawnWorkersOptions = {}): Promise<WorkerNode[]> {
-  if (!Number.isInteger(n) || n < 0) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `spawnWorkers(): 'n' must be a whole number, got ${String(n)}`);
   const system = options.system ?? getSystem();
   const hub = hubOfNode(system.nodeId);
   const join = joinOf(hub, "spawnWorkers()");
-  const started = await Promise.allSettled(Array.from({ length: n }, () => startWorker(moduleUrl, hub!, join, options)));
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
-  if (failed !== undefined) {
-    await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.terminate() : undefined)));
-    throw failed.reason;
-  }
-  const nodes = started.map((s) => (s as PromiseFulfilledResult<WorkerNode>).value);
-  // Workers end with their parent's system: orphaned, they would keep the process alive and dial a gone parent.
-  system.onShutdown(() => void Promise.all(nodes.map((w) => w.terminate())).catch(() => {}));
-  return nodes;
+  return startPool(n, () => startWorker(moduleUrl, hub!, join, options), system);
 }
 
 async function startWorker(moduleUrl: string | URL, hub: PortHub, join: WorkerJoin, options: SpawnWorkersOptions): Promise<WorkerNode> {

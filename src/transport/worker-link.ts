@@ -71,6 +71,34 @@ export function awaitWorker(
   return { joined, detach: attached.close };
 }
 
+/** A worker that is a node, as `spawnWorkers` hands it out (Node and browsers alike). */
+export interface PooledWorker {
+  readonly nodeId: string;
+  terminate(): Promise<void>;
+}
+
+/**
+ * Starts `n` workers with `start`, all at once; resolves once every one has joined. If one fails, the others are
+ * terminated and it rejects with that failure. The workers end with `parent` (orphaned, they would keep running and
+ * dial a gone parent).
+ */
+export async function startPool<W extends PooledWorker>(
+  n: number,
+  start: () => Promise<W>,
+  parent: { onShutdown(listener: () => void): void },
+): Promise<W[]> {
+  if (!Number.isInteger(n) || n < 0) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `spawnWorkers(): 'n' must be a whole number, got ${String(n)}`);
+  const started = await Promise.allSettled(Array.from({ length: n }, start));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed !== undefined) {
+    await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.terminate() : undefined)));
+    throw failed.reason;
+  }
+  const workers = started.map((s) => (s as PromiseFulfilledResult<W>).value);
+  parent.onShutdown(() => void Promise.all(workers.map((w) => w.terminate())).catch(() => {}));
+  return workers;
+}
+
 /** The options a worker's node joins its parent's cluster with. */
 export function workerSeedOptions(join: WorkerJoin): WorkerSeedOptions {
   return {
