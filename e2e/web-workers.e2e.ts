@@ -35,7 +35,7 @@ test.describe("Web Workers as nodes", () => {
     const row = a!.page.locator("#worker-list li[data-worker-node]");
     await row.first().waitFor({ timeout: 30_000 });
     const nodeId = await row.first().getAttribute("data-worker-node");
-    const name = await row.first().locator("code").nth(1).textContent();
+    const name = await row.first().locator("code.worker-actor").textContent();
     assert.ok(nodeId !== null && name !== null);
     worker = { nodeId, name };
     assert.notEqual(nodeId, a!.nodeId, "the worker is a node of its own");
