@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each printed next to its floor from the same run.
- *   npm run bench -- local      only the named groups (local, remote, worker, cluster, queue, browser, tab-cpu, membership-sim)
+ *   npm run bench -- local      only the named groups (local, remote, worker, cluster, queue, browser, tab-cpu, web-worker, membership-sim)
  * The cluster group includes a one-minute run with a CPU-busy node.
  */
 import { spawnSync } from "node:child_process";
@@ -26,6 +26,8 @@ const groups: Record<string, () => Promise<void>> = {
   browser: () => inBrowserEnvironment("browser"),
   // A dashboard tab's CPU and membership traffic with 3 tabs open and some churn (bench/tab-cpu.ts), same environment.
   "tab-cpu": () => inBrowserEnvironment("tab-cpu"),
+  // A tab's call into its Web Worker node against a plain postMessage round trip (bench/web-worker.ts), same environment.
+  "web-worker": () => inBrowserEnvironment("web-worker"),
 };
 
 function inBrowserEnvironment(bench: string): Promise<void> {

@@ -32,7 +32,7 @@ const inNamespace = process.env.PULSING_E2E_NETNS === "1";
 const args = process.argv.slice(2);
 const OWN_FLAGS = ["--no-netns", "--bench"];
 /** The benchmarks `--bench=<name>` runs (plain `--bench`: "browser"). */
-const BENCHES = { browser: "bench/browser-main.ts", "tab-cpu": "bench/tab-cpu.ts" };
+const BENCHES = { browser: "bench/browser-main.ts", "tab-cpu": "bench/tab-cpu.ts", "web-worker": "bench/web-worker.ts" };
 const isOwn = (a) => OWN_FLAGS.includes(a) || a.startsWith("--bench=");
 const ownArgs = args.filter(isOwn);
 const playwrightArgs = args.filter((a) => !isOwn(a) && a !== "--");

@@ -86,6 +86,10 @@ export const Cruncher = pul.remote({ name: "Cruncher" })(
       }
       return { limit, primes, ms: Math.round(performance.now() - started) };
     }
+    /** Returns its argument: what a call into the worker costs by itself (`npm run bench -- web-worker`). */
+    echo<T>(value: T): T {
+      return value;
+    }
     /** Which node this actor is on, and whether it runs in a Web Worker. */
     where(): { nodeId: string; inWebWorker: boolean } {
       return { nodeId: pul.getSystem().nodeId, inWebWorker: (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== undefined };
