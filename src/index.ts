@@ -88,6 +88,7 @@ export {
 export { subprocess, ProcessFailedError, ProcessOutput, Subprocess } from "./process/index.js";
 export type {
   AdvertisedResources,
+  CommunicateOptions,
   CompletedProcess,
   PlacementOptions,
   ProcessExit,

@@ -22,6 +22,64 @@ const BIG_WRITER = [
    (function w() { while (n < ${BIG_CHUNKS}) { n++; if (!process.stdout.write(b)) return process.stdout.once("drain", w); } })();`,
 ];
 
+const MIB = 1024 * 1024;
+/** A process that writes 1 MiB to stdout and 1 MiB to stderr, interleaved (either pipe fills while the other is read). */
+const BOTH_WRITER = [
+  NODE,
+  "-e",
+  `const o = Buffer.alloc(65536, 111), e = Buffer.alloc(65536, 101);
+   for (let i = 0; i < 16; i++) { process.stdout.write(o); process.stderr.write(e); }`,
+];
+/** A process that says something at once, then runs until killed (`exec`: no child left holding the pipes). */
+const SAY_THEN_SLEEP = ["sh", "-c", "printf before; exec sleep 60"];
+
+/** communicate(): with input on cat, large output on both streams and large input at once, then what is not piped. */
+async function communicateCases(options: { system?: pul.ActorSystem; node?: string }, spawned: Subprocess[]): Promise<void> {
+  const cat = await subprocess.spawn(["cat"], { ...options, encoding: "utf8" });
+  spawned.push(cat);
+  const done = await cat.communicate("hello\nworld", { timeout: 30_000 });
+  assert.deepEqual(done, { args: ["cat"], exitCode: 0, signal: null, stdout: "hello\nworld", stderr: "" });
+  assert.deepEqual(await cat.communicate(), done, "a later call has the same result");
+  await assert.rejects(cat.communicate("more"), hasCode("INVALID_STATE", /after a communication started/));
+
+  // Both pipes full at once: read one to its end before the other and neither ends.
+  const both = await subprocess.spawn(BOTH_WRITER, options);
+  spawned.push(both);
+  const big = await both.communicate(undefined, { timeout: 30_000 });
+  assert.equal(big.exitCode, 0);
+  assert.ok(big.stdout instanceof Uint8Array && big.stderr instanceof Uint8Array, "bytes without encoding");
+  assert.equal(big.stdout.byteLength, MIB);
+  assert.equal(big.stderr.byteLength, MIB);
+  assert.ok(big.stdout.every((b) => b === 111) && big.stderr.every((b) => b === 101), "each stream has its own bytes");
+
+  // 2 MiB in and out of cat: written while the output is read (written first, cat would stall on a full stdout).
+  const echo = await subprocess.spawn(["cat"], options);
+  spawned.push(echo);
+  const input = new Uint8Array(2 * MIB).map((_, i) => i % 251);
+  const echoed = await echo.communicate(input, { timeout: 30_000 });
+  assert.equal(echoed.stdout!.byteLength, input.byteLength);
+  assert.ok(echoed.stdout!.every((b, i) => b === input[i]), "cat gave back its input");
+
+  // Not piped: undefined (as Python's None); no stdin to close.
+  const quiet = await subprocess.spawn([NODE, "-e", "process.stderr.write('e')"], { ...options, stdin: "ignore", stdout: "ignore", encoding: "utf8" });
+  spawned.push(quiet);
+  assert.deepEqual(await quiet.communicate(), { args: quiet.args, exitCode: 0, signal: null, stdout: undefined, stderr: "e" });
+}
+
+/** communicate() with a timeout: rejects with TIMEOUT, leaves the process running; after kill(), it gives what was written. */
+async function communicateTimeout(options: { system?: pul.ActorSystem; node?: string }, spawned: Subprocess[]): Promise<void> {
+  const p = await subprocess.spawn(SAY_THEN_SLEEP, { ...options, encoding: "utf8" });
+  spawned.push(p);
+  const started = Date.now();
+  await assert.rejects(p.communicate(undefined, { timeout: 800 }), hasCode("TIMEOUT", /timed out after 800ms; the process was left running/));
+  assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+  await sleep(200);
+  assert.equal(p.poll(), null, "still running");
+  await assert.rejects(p.communicate(undefined, { timeout: 100 }), hasCode("TIMEOUT"), "a second call waits for the same process");
+  assert.equal(await p.kill("SIGKILL"), true, "it was alive to be killed");
+  assert.deepEqual(await p.communicate(undefined, { timeout: 10_000 }), { args: SAY_THEN_SLEEP, exitCode: null, signal: "SIGKILL", stdout: "before", stderr: "" });
+}
+
 /**
  * Reads a little, stops reading for a while (the process must then still be running: it waits for the reader, so
  * nothing buffers the rest of its output), then reads the rest and counts it.
@@ -110,6 +168,37 @@ describe("subprocess here (child_process)", () => {
     await e.wait();
   });
 
+  it("communicate(): input, both outputs read at once, the exit; undefined for what is not piped", async () => {
+    const spawned: Subprocess[] = [];
+    try {
+      await communicateCases({}, spawned);
+    } finally {
+      for (const p of spawned) await p.kill("SIGKILL").catch(() => {});
+    }
+  });
+
+  it("communicate(): a timeout rejects with TIMEOUT and leaves the process running", async () => {
+    const spawned: Subprocess[] = [];
+    try {
+      await communicateTimeout({}, spawned);
+    } finally {
+      for (const p of spawned) await p.kill("SIGKILL").catch(() => {});
+    }
+  });
+
+  it("communicate(): refuses input without a piped stdin, bad options, and an output read elsewhere", async () => {
+    const p = await subprocess.spawn(["true"], { stdin: "ignore" });
+    await assert.rejects(p.communicate("x"), hasCode("INVALID_STATE", /input given, but stdin is not piped/));
+    await assert.rejects(p.communicate(undefined, { timeout: -1 }), hasCode("INVALID_OPTION", /'timeout'/));
+    await assert.rejects(p.communicate(undefined, { timout: 5 } as never), hasCode("INVALID_OPTION", /did you mean 'timeout'/));
+    await assert.rejects(p.communicate(42 as never), hasCode("INVALID_ARGUMENT"));
+    const reading = p.stdout.bytes();
+    await assert.rejects(p.communicate(), hasCode("INVALID_STATE", /stdout is being read already/));
+    await reading;
+    await p.wait();
+    await assert.rejects(subprocess.spawn(["true"], { encoding: "no-such-encoding" }), hasCode("INVALID_OPTION", /'encoding'/));
+  });
+
   it("kills a process with a signal", async () => {
     const p = await subprocess.spawn(["sleep", "30"]);
     assert.equal(await p.kill(), true);
@@ -191,6 +280,14 @@ describe("subprocess on other nodes (process runners)", () => {
     spawned.push(sleeper);
     assert.equal(await sleeper.kill("SIGINT"), true);
     assert.deepEqual(await sleeper.wait(), { exitCode: null, signal: "SIGINT" });
+  });
+
+  it("communicate() there: input on cat, both outputs at once, what is not piped", async () => {
+    await communicateCases({ system, node: small.nodeId }, spawned);
+  });
+
+  it("communicate() there: a timeout rejects with TIMEOUT and leaves the process running", async () => {
+    await communicateTimeout({ system, node: big.nodeId }, spawned);
   });
 
   it("streams a large output over the mesh at the reader's pace", async () => {

@@ -7,6 +7,6 @@
 import "../util/polyfills.js";
 
 export { subprocess, ProcessFailedError, ProcessOutput, Subprocess } from "../process/index.js";
-export type { CompletedProcess, ProcessExit, ProcessResources, RunOptions, SpawnProcessOptions } from "../process/index.js";
+export type { CommunicateOptions, CompletedProcess, ProcessExit, ProcessResources, RunOptions, SpawnProcessOptions } from "../process/index.js";
 export { initInsideWorker, spawnWorkers } from "./web-workers.js";
 export type { SpawnWorkersOptions, WorkerInitOptions, WorkerNode } from "./web-workers.js";

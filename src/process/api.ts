@@ -2,21 +2,11 @@ import { platform } from "#platform";
 import { ErrorCode, PulsingRuntimeError, PulsingTimeoutError } from "../errors/errors.js";
 import { getSystem, isInitialized } from "../global.js";
 import type { LocalSpawnSpec } from "../platform/processes.js";
-import { Subprocess, type ProcessBackend } from "./handle.js";
+import { Subprocess, within, type CompletedProcess, type ProcessBackend } from "./handle.js";
 import { checkArgs, checkRunOptions, checkSpawnOptions, type RunOptions, type SpawnProcessOptions } from "./options.js";
 import { placeByResources, runnerOn, startRemote } from "./remote.js";
 
-/** What `subprocess.run()` resolves to (and what a `PROCESS_FAILED` error of `check: true` carries). */
-export interface CompletedProcess<T extends string | Uint8Array = string | Uint8Array> {
-  args: string[];
-  /** The exit code; `null` when a signal ended it. */
-  exitCode: number | null;
-  /** The signal that ended it, else `null`. */
-  signal: string | null;
-  /** Captured output (`captureOutput: true`): text with `encoding`, else bytes; `undefined` when not captured. */
-  stdout: T | undefined;
-  stderr: T | undefined;
-}
+export type { CompletedProcess } from "./handle.js";
 
 /** `subprocess.run(…, { check: true })` saw the process fail: a `PulsingRuntimeError` (`PROCESS_FAILED`) with its result. */
 export class ProcessFailedError extends PulsingRuntimeError implements CompletedProcess {
@@ -47,6 +37,9 @@ function tail(stderr: string | Uint8Array | undefined): string {
  * Starts a process and returns its handle. Without `node` or `resources` it runs here (`child_process`; a browser
  * tab has none and must name a node); with them, on a node that serves processes, its stdio streamed over the mesh.
  */
+export async function spawn(args: readonly string[], options: SpawnProcessOptions & { encoding: string }): Promise<Subprocess<string>>;
+export async function spawn(args: readonly string[], options?: SpawnProcessOptions & { encoding?: undefined }): Promise<Subprocess<Uint8Array>>;
+export async function spawn(args: readonly string[], options?: SpawnProcessOptions): Promise<Subprocess>;
 export async function spawn(args: readonly string[], options?: SpawnProcessOptions): Promise<Subprocess> {
   const command = checkArgs("subprocess.spawn()", args);
   const checked = checkSpawnOptions("subprocess.spawn()", options);
@@ -59,74 +52,61 @@ export async function spawn(args: readonly string[], options?: SpawnProcessOptio
     stderr: checked.stderr ?? "pipe",
   };
   const backend = await start(spec, checked, "subprocess.spawn()");
-  return new Subprocess(command, backend, { stdin: spec.stdin === "pipe", stdout: spec.stdout === "pipe", stderr: spec.stderr === "pipe" });
+  const piped = { stdin: spec.stdin === "pipe", stdout: spec.stdout === "pipe", stderr: spec.stderr === "pipe" };
+  return new Subprocess(command, backend, piped, checked.encoding);
 }
 
 /**
- * Runs a process to its end (as Python's `subprocess.run`): writes `input`, collects the output with
- * `captureOutput`, kills it after `timeout` ms (rejecting with `TIMEOUT`), and with `check` rejects with
- * `PROCESS_FAILED` when it fails.
+ * Runs a process to its end (as Python's `subprocess.run`): `spawn()` then `communicate()` — writes `input`,
+ * collects the output with `captureOutput`, kills it after `timeout` ms (rejecting with `TIMEOUT`; the timeout
+ * counts from the call, starting included), and with `check` rejects with `PROCESS_FAILED` when it fails.
  */
 export async function run(args: readonly string[], options: RunOptions & { encoding: string }): Promise<CompletedProcess<string>>;
-export async function run(args: readonly string[], options?: RunOptions): Promise<CompletedProcess<Uint8Array>>;
+export async function run(args: readonly string[], options?: RunOptions & { encoding?: undefined }): Promise<CompletedProcess<Uint8Array>>;
+export async function run(args: readonly string[], options?: RunOptions): Promise<CompletedProcess>;
 export async function run(args: readonly string[], options?: RunOptions): Promise<CompletedProcess> {
   const command = checkArgs("subprocess.run()", args);
   const o = checkRunOptions("subprocess.run()", options);
   const capture = o.captureOutput === true;
-  let expired: PulsingTimeoutError | undefined;
-  let process: Subprocess | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    if (o.timeout === undefined) return;
-    timer = setTimeout(() => {
-      const error = (expired = new PulsingTimeoutError(`subprocess.run(${JSON.stringify(command)})`, o.timeout));
-      error.message += process !== undefined ? "; the process was killed (SIGKILL)" : "; it had not started yet";
-      // Killed before rejecting, so nothing is left running; a lost node cannot make this wait forever.
-      const killing = process === undefined ? Promise.resolve() : process.kill("SIGKILL").then(() => bounded(process!.wait(), 2_000));
-      void killing.catch(() => {}).then(() => reject(error));
-    }, o.timeout);
+  const startedAt = Date.now();
+  const expired = (what: string): PulsingTimeoutError => {
+    const error = new PulsingTimeoutError(`subprocess.run(${JSON.stringify(command)})`, o.timeout);
+    error.message += what;
+    return error;
+  };
+  const spawning = spawn(command, {
+    ...(o.node !== undefined && { node: o.node }),
+    ...(o.resources !== undefined && { resources: o.resources }),
+    ...(o.system !== undefined && { system: o.system }),
+    ...(o.cwd !== undefined && { cwd: o.cwd }),
+    ...(o.env !== undefined && { env: o.env }),
+    ...(o.encoding !== undefined && { encoding: o.encoding }),
+    stdin: o.input !== undefined ? "pipe" : "ignore",
+    stdout: capture ? "pipe" : "inherit",
+    stderr: capture ? "pipe" : "inherit",
   });
-  timedOut.catch(() => {});
+  const p =
+    o.timeout === undefined
+      ? await spawning
+      : await within(spawning, o.timeout, () => {
+          // It may still start (a slow node): it must not outlive run().
+          void spawning.then((late) => late.kill("SIGKILL")).catch(() => {});
+          return expired("; it had not started yet");
+        });
+  let done: CompletedProcess;
   try {
-    const work = (async () => {
-      const spawning = spawn(command, {
-        ...(o.node !== undefined && { node: o.node }),
-        ...(o.resources !== undefined && { resources: o.resources }),
-        ...(o.system !== undefined && { system: o.system }),
-        ...(o.cwd !== undefined && { cwd: o.cwd }),
-        ...(o.env !== undefined && { env: o.env }),
-        stdin: o.input !== undefined ? "pipe" : "ignore",
-        stdout: capture ? "pipe" : "inherit",
-        stderr: capture ? "pipe" : "inherit",
-      });
-      const p = (process = await spawning);
-      if (expired !== undefined) {
-        // It started after the timeout fired: it must not outlive run().
-        void p.kill("SIGKILL").catch(() => {});
-        throw expired;
-      }
-      const feeding = o.input === undefined ? Promise.resolve() : p.stdin.write(o.input).then(() => p.stdin.end());
-      // A process that exits without reading all of its input is not an error of run() (as in Python).
-      const fed = feeding.catch((error: unknown) => {
-        if ((error as { code?: unknown }).code !== ErrorCode.STREAM_CLOSED) throw error;
-      });
-      const [stdout, stderr, exit] = await Promise.all([
-        capture ? p.stdout.bytes() : undefined,
-        capture ? p.stderr.bytes() : undefined,
-        p.wait(),
-        fed,
-      ]);
-      if (expired !== undefined) throw expired; // it ended because the timeout killed it
-      return { exit, stdout, stderr };
-    })();
-    const { exit, stdout, stderr } = await Promise.race([work, timedOut]);
-    const decode = (bytes: Uint8Array | undefined) => (bytes === undefined || o.encoding === undefined ? bytes : new TextDecoder(o.encoding).decode(bytes));
-    const done: CompletedProcess = { args: command, exitCode: exit.exitCode, signal: exit.signal, stdout: decode(stdout), stderr: decode(stderr) };
-    if (o.check === true && (exit.exitCode !== 0 || exit.signal !== null)) throw new ProcessFailedError(done);
-    return done;
-  } finally {
-    clearTimeout(timer);
+    done = await p.communicate(o.input, o.timeout === undefined ? undefined : { timeout: Math.max(0, o.timeout - (Date.now() - startedAt)) });
+  } catch (error) {
+    if (o.timeout === undefined || !(error instanceof PulsingTimeoutError)) throw error;
+    // Killed before rejecting, so nothing is left running; a lost node cannot make this wait forever.
+    await p
+      .kill("SIGKILL")
+      .then(() => bounded(p.wait(), 2_000))
+      .catch(() => {});
+    throw expired("; the process was killed (SIGKILL)");
   }
+  if (o.check === true && (done.exitCode !== 0 || done.signal !== null)) throw new ProcessFailedError(done);
+  return done;
 }
 
 /** Where a process goes: here, on the named node, or on a node with the resources asked for. */

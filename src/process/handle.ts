@@ -1,6 +1,19 @@
-import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
+import { ErrorCode, PulsingRuntimeError, PulsingTimeoutError } from "../errors/errors.js";
 import type { ProcessExit } from "../platform/processes.js";
+import { checkCommunicateOptions, type CommunicateOptions } from "./options.js";
 import { ProcessOutput } from "./output.js";
+
+/** What `subprocess.run()` and `Subprocess.communicate()` resolve to (and what a `PROCESS_FAILED` error of `check: true` carries). */
+export interface CompletedProcess<T extends string | Uint8Array = string | Uint8Array> {
+  args: string[];
+  /** The exit code; `null` when a signal ended it. */
+  exitCode: number | null;
+  /** The signal that ended it, else `null`. */
+  signal: string | null;
+  /** Captured output: text with `encoding`, else bytes; `undefined` when not captured (not piped). */
+  stdout: T | undefined;
+  stderr: T | undefined;
+}
 
 /** What a handle drives: a process here (`child_process`) or one a runner actor runs on another node. */
 export interface ProcessBackend {
@@ -33,9 +46,10 @@ const encoder = new TextEncoder();
 
 /**
  * A running process, here or on another node: Node's `ChildProcess` and Python's `Popen` in one. `stdout` and
- * `stderr` are async iterables of chunks (`.lines()` for lines), `stdin` takes writes; `wait()`, `poll()`, `kill()`.
+ * `stderr` are async iterables of chunks (`.lines()` for lines), `stdin` takes writes; `wait()`, `poll()`, `kill()`,
+ * `communicate()`. `T` is what `communicate()` returns: `string` when spawned with an `encoding`, else bytes.
  */
-export class Subprocess {
+export class Subprocess<T extends string | Uint8Array = string | Uint8Array> {
   /** The command line. */
   readonly args: readonly string[];
   /** The node that runs it (this node's id for a local process, when a system is running; else `"local"`). */
@@ -47,17 +61,28 @@ export class Subprocess {
   readonly #exited: Promise<ProcessExit>;
   #exit: ProcessExit | null = null;
   #writing: Promise<void> = Promise.resolve();
+  readonly #stdinPiped: boolean;
+  readonly #encoding: string | undefined;
+  /** The one communication (`communicate()`): started by the first call, shared by the later ones. */
+  #communication: Promise<CompletedProcess<T>> | undefined;
 
   /** @internal */
-  constructor(args: readonly string[], backend: ProcessBackend, piped: { stdin: boolean; stdout: boolean; stderr: boolean }) {
+  constructor(
+    args: readonly string[],
+    backend: ProcessBackend,
+    piped: { stdin: boolean; stdout: boolean; stderr: boolean },
+    encoding?: string,
+  ) {
     this.args = args;
     this.nodeId = backend.nodeId;
     this.#backend = backend;
+    this.#stdinPiped = piped.stdin;
+    this.#encoding = encoding;
     // Asked at once: poll() and exitCode need it, and a node that dies makes it (and so wait()) reject.
     this.#exited = backend.wait().then((exit) => (this.#exit = exit));
     this.#exited.catch(() => {}); // seen by whoever calls wait()
-    this.stdout = new ProcessOutput(piped.stdout ? () => backend.output("stdout") : undefined, "stdout");
-    this.stderr = new ProcessOutput(piped.stderr ? () => backend.output("stderr") : undefined, "stderr");
+    this.stdout = new ProcessOutput(piped.stdout ? () => backend.output("stdout") : undefined, "stdout", encoding);
+    this.stderr = new ProcessOutput(piped.stderr ? () => backend.output("stderr") : undefined, "stderr", encoding);
     this.stdin = piped.stdin
       ? { write: (data) => this.#write(data), end: () => this.#queue(() => backend.end()) }
       : {
@@ -97,6 +122,66 @@ export class Subprocess {
     return this.#backend.kill(signal);
   }
 
+  /**
+   * Python's `Popen.communicate()`: writes `input` to stdin and closes it (stdin is closed even without input, when
+   * piped), reads stdout and stderr to their end at the same time (a process that fills both pipes cannot stall
+   * it), waits for the exit, and resolves with all of it: `stdout` / `stderr` are text when spawned with an
+   * `encoding`, else bytes, and `undefined` for a stream that is not piped. Everything read is held in memory.
+   *
+   * With `timeout` (ms) it rejects with `TIMEOUT` when that runs out and leaves the process running, as Python does:
+   * the communication goes on in the background (reading the output, writing what is left of the input), and a
+   * later call — without input — waits for the same result (`kill()` first to stop the process and get what it
+   * wrote). Once it completed, further calls resolve to the same result.
+   *
+   * Rejects with `INVALID_STATE` for `input` when stdin is not piped or a communication has started, and when
+   * stdout or stderr is already being read by other code.
+   */
+  async communicate(input?: string | Uint8Array, options?: CommunicateOptions): Promise<CompletedProcess<T>> {
+    const { timeout } = checkCommunicateOptions("communicate()", options);
+    if (input !== undefined) {
+      if (typeof input !== "string" && !(input instanceof Uint8Array)) {
+        throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "communicate(): 'input' must be a string or a Uint8Array");
+      }
+      if (!this.#stdinPiped) throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, 'communicate(): input given, but stdin is not piped (spawn with stdin: "pipe")');
+      if (this.#communication !== undefined) {
+        throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, "communicate(): cannot send input after a communication started (call it again without input)");
+      }
+    }
+    this.#communication ??= this.#communicate(input);
+    if (timeout === undefined) return this.#communication;
+    return within(this.#communication, timeout, () => {
+      const error = new PulsingTimeoutError(`communicate() with ${JSON.stringify(this.args)}`, timeout);
+      error.message += "; the process was left running (communicate() again to wait more, or kill() it)";
+      return error;
+    });
+  }
+
+  /** Starts the communication: throws (nothing started) when an output is being read elsewhere. */
+  #communicate(input: string | Uint8Array | undefined): Promise<CompletedProcess<T>> {
+    for (const output of [this.stdout, this.stderr]) {
+      if (output.piped && output.taken) throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `communicate(): ${output === this.stdout ? "stdout" : "stderr"} is being read already`);
+    }
+    // Both outputs are read from the start, while the input is written: each may need the others to move on.
+    const stdout = this.stdout.piped ? this.stdout.bytes() : undefined;
+    const stderr = this.stderr.piped ? this.stderr.bytes() : undefined;
+    const feeding = this.#stdinPiped ? (input === undefined ? Promise.resolve() : this.stdin.write(input)).then(() => this.stdin.end()) : Promise.resolve();
+    // A process that exits without reading all of its input (or whose stdin was closed already) is no error (as in Python).
+    const fed = feeding.catch((error: unknown) => {
+      if ((error as { code?: unknown }).code !== ErrorCode.STREAM_CLOSED) throw error;
+    });
+    const decode = (bytes: Uint8Array | undefined): T | undefined =>
+      (bytes === undefined || this.#encoding === undefined ? bytes : new TextDecoder(this.#encoding).decode(bytes)) as T | undefined;
+    const done = Promise.all([stdout, stderr, this.#exited, fed]).then(([out, err, exit]) => ({
+      args: [...this.args],
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      stdout: decode(out),
+      stderr: decode(err),
+    }));
+    done.catch(() => {}); // seen by the calls that wait for it (one that timed out no longer does)
+    return done;
+  }
+
   /** Writes go in order, each after the previous one was taken. */
   #write(data: string | Uint8Array): Promise<void> {
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
@@ -113,6 +198,17 @@ export class Subprocess {
     this.#writing = next.catch(() => {});
     return next;
   }
+}
+
+/** `promise`, or `expired()` after `ms` (`promise` goes on). */
+export function within<V>(promise: Promise<V>, ms: number, expired: () => Error): Promise<V> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(expired()), ms);
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error: unknown) => (clearTimeout(timer), reject(error)),
+    );
+  });
 }
 
 function notPiped(): PulsingRuntimeError {

@@ -4,9 +4,9 @@
  * local half (`child_process`) and the runner actor live in `src/node/`, reached through `#platform`.
  */
 export { subprocess, run, spawn, ProcessFailedError } from "./api.js";
-export type { CompletedProcess } from "./api.js";
+export type { CompletedProcess } from "./handle.js";
 export { Subprocess } from "./handle.js";
 export type { ProcessInput } from "./handle.js";
 export { ProcessOutput } from "./output.js";
-export type { PlacementOptions, RunOptions, SpawnProcessOptions } from "./options.js";
+export type { CommunicateOptions, PlacementOptions, RunOptions, SpawnProcessOptions } from "./options.js";
 export type { AdvertisedResources, ProcessExit, ProcessResources, StdioMode } from "../platform/processes.js";

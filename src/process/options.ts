@@ -35,6 +35,20 @@ export interface SpawnProcessOptions extends PlacementOptions {
   stdout?: StdioMode;
   /** As `stdout`. @default "pipe" */
   stderr?: StdioMode;
+  /**
+   * Text encoding of the output (`"utf8"`…): `communicate()` then returns strings, and `lines()` / `text()` decode
+   * with it by default. Chunks read from `stdout` / `stderr` are bytes either way.
+   */
+  encoding?: string;
+}
+
+/** Options of `Subprocess.communicate()`. */
+export interface CommunicateOptions {
+  /**
+   * Milliseconds after which `communicate()` rejects with `TIMEOUT`. The process is **not** killed (as in Python):
+   * call `communicate()` again (without input) to keep waiting, or `kill()` it and then call it for its output.
+   */
+  timeout?: number;
 }
 
 /** Options of `subprocess.run()`. */
@@ -88,7 +102,10 @@ export const SPAWN_PROCESS_OPTIONS = {
   stdin: stdio,
   stdout: stdio,
   stderr: stdio,
+  encoding,
 } satisfies OptionSchema<SpawnProcessOptions>;
+
+export const COMMUNICATE_OPTIONS = { timeout: duration } satisfies OptionSchema<CommunicateOptions>;
 
 export const RUN_OPTIONS = {
   ...PLACEMENT,
@@ -112,6 +129,10 @@ export function checkArgs(where: string, args: unknown): string[] {
 
 export function checkSpawnOptions(where: string, options: SpawnProcessOptions | undefined): SpawnProcessOptions {
   return checkOptions(where, options ?? {}, SPAWN_PROCESS_OPTIONS);
+}
+
+export function checkCommunicateOptions(where: string, options: CommunicateOptions | undefined): CommunicateOptions {
+  return checkOptions(where, options ?? {}, COMMUNICATE_OPTIONS);
 }
 
 export function checkRunOptions(where: string, options: RunOptions | undefined): RunOptions {

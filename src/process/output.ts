@@ -9,17 +9,27 @@ import { concatBytes } from "../util/bytes.js";
 export class ProcessOutput implements AsyncIterable<Uint8Array> {
   readonly #open: (() => AsyncIterable<Uint8Array>) | undefined;
   readonly #label: string;
+  readonly #encoding: string;
   #taken = false;
 
-  /** @internal `open` is undefined when the stream is not piped. */
-  constructor(open: (() => AsyncIterable<Uint8Array>) | undefined, label: string) {
+  /**
+   * @internal `open` is undefined when the stream is not piped; `encoding` is what `lines()` and `text()` decode
+   * with when given none (the handle's `encoding`).
+   */
+  constructor(open: (() => AsyncIterable<Uint8Array>) | undefined, label: string, encoding = "utf8") {
     this.#open = open;
     this.#label = label;
+    this.#encoding = encoding;
   }
 
   /** Whether the stream is piped (can be read). */
   get piped(): boolean {
     return this.#open !== undefined;
+  }
+
+  /** @internal Whether it is being (or was) read: it can be read once. */
+  get taken(): boolean {
+    return this.#taken;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -31,8 +41,8 @@ export class ProcessOutput implements AsyncIterable<Uint8Array> {
     return this.#open()[Symbol.asyncIterator]();
   }
 
-  /** The output as lines (split on `\n`, a trailing `\r` dropped), decoded with `encoding`. */
-  async *lines(encoding = "utf8"): AsyncGenerator<string, void, undefined> {
+  /** The output as lines (split on `\n`, a trailing `\r` dropped), decoded with `encoding` (default: the spawn's, else UTF-8). */
+  async *lines(encoding = this.#encoding): AsyncGenerator<string, void, undefined> {
     const decoder = new TextDecoder(encoding);
     let partial = "";
     for await (const chunk of this) {
@@ -54,8 +64,8 @@ export class ProcessOutput implements AsyncIterable<Uint8Array> {
     return concat(chunks);
   }
 
-  /** All of it, decoded. */
-  async text(encoding = "utf8"): Promise<string> {
+  /** All of it, decoded (with the spawn's `encoding` by default, else UTF-8). */
+  async text(encoding = this.#encoding): Promise<string> {
     return new TextDecoder(encoding).decode(await this.bytes());
   }
 }
