@@ -78,6 +78,33 @@ describe("a queue on a standalone system", () => {
     assert.ok((await reader.get({ limit: 1_000 })).every((r) => bucketOf(r.user, 4) === bucketOfU1));
   });
 
+  it("reads ahead without skipping or repeating a record: new records, other limits, moved offsets, commits", async () => {
+    const writer = await system.queue.write("standalone/ahead", { numBuckets: 1, batchSize: 10 });
+    const put = async (from: number, to: number) => {
+      await writer.put(Array.from({ length: to - from }, (_, i) => ({ id: from + i, n: from + i })));
+      await writer.flush();
+    };
+    const ns = (records: unknown[]) => records.map((r) => (r as { n: number }).n);
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+    await put(0, 30);
+    const reader = await system.queue.read("standalone/ahead", { numBuckets: 1, group: "g" });
+    assert.deepEqual(ns(await reader.get({ limit: 10 })), range(0, 10)); // full: 10…19 are asked for now
+    await put(30, 60);
+    assert.deepEqual(ns(await reader.get({ limit: 5 })), range(10, 15));
+    assert.deepEqual(ns(await reader.get({ limit: 100 })), range(15, 60)); // what was read ahead, then the rest
+    assert.deepEqual(await reader.get({ limit: 100 }), []);
+    reader.setOffset(0);
+    assert.deepEqual(ns(await reader.get({ limit: 3 })), range(0, 3));
+    await reader.commit(); // what was handed out, not what was read ahead
+    reader.setOffset(50);
+    assert.deepEqual(ns(await reader.get({ limit: 100 })), range(50, 60));
+    const resumed = await system.queue.read("standalone/ahead", { numBuckets: 1, group: "g" });
+    assert.deepEqual(resumed.offsets(), { 0: 3 });
+    assert.deepEqual(ns(await resumed.get({ limit: 4 })), range(3, 7));
+    reader.reset();
+    assert.deepEqual(ns(await reader.get({ limit: 1_000 })), range(0, 60));
+  });
+
   it("reads by bucket, by buckets and by rank of a world size", async () => {
     const writer = await system.queue.write("standalone/ranks", { numBuckets: 4 });
     await writer.put(Array.from({ length: 100 }, (_, id) => ({ id })));

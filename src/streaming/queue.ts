@@ -338,6 +338,12 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
   readonly #client: BucketClient;
   readonly #spec: BucketSpec;
   readonly #offsets = new Map<number, number>();
+  /**
+   * Read-ahead: after a read that filled its limit (the bucket has more), the next records of that bucket are
+   * already asked for, from the offset the read moved to; the next read there takes them without a round trip.
+   * Taken only if the bucket's offset is still the one they were asked from (`setOffset` and `reset` drop them).
+   */
+  readonly #ahead = new Map<number, { offset: number; records: Promise<QueueRecord[] | undefined> }>();
   #next = 0;
 
   /** @internal */
@@ -394,12 +400,13 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
     return new Promise<QueueRecord[]>((resolve, reject) => {
       let left = bucketIds.length;
       for (const bucketId of bucketIds) {
-        this.#fetch(bucketId, limit, waitMs).then(
+        const offset = this.#offsets.get(bucketId)!;
+        this.#fetch(bucketId, offset, limit, waitMs).then(
           (found) => {
             left--;
-            if (!settled && found.length > 0) {
+            if (!settled && found.length > 0 && this.#offsets.get(bucketId) === offset) {
               settled = true;
-              this.#offsets.set(bucketId, this.#offsets.get(bucketId)! + found.length);
+              this.#offsets.set(bucketId, offset + found.length);
               resolve(found);
             } else if (left === 0 && !settled) resolve([]);
           },
@@ -416,14 +423,33 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
   }
 
   async #read(bucketId: number, limit: number, waitMs: number): Promise<QueueRecord[]> {
-    const found = await this.#fetch(bucketId, limit, waitMs);
-    this.#offsets.set(bucketId, this.#offsets.get(bucketId)! + found.length);
+    const offset = this.#offsets.get(bucketId)!;
+    const ahead = this.#ahead.get(bucketId);
+    this.#ahead.delete(bucketId);
+    // (A read-ahead that failed or found nothing is asked again: its error, or new records, come from a fresh read.)
+    const early = ahead?.offset === offset ? await ahead.records : undefined;
+    let found: QueueRecord[];
+    if (early !== undefined && early.length >= limit) {
+      found = early.slice(0, limit);
+      if (early.length > limit) this.#ahead.set(bucketId, { offset: offset + limit, records: Promise.resolve(early.slice(limit)) });
+    } else if (early !== undefined && early.length > 0) {
+      // Fewer than asked: the rest from the bucket now (records may have come since), as a read without it would.
+      found = early.concat(await this.#fetch(bucketId, offset + early.length, limit - early.length, waitMs));
+    } else {
+      found = await this.#fetch(bucketId, offset, limit, waitMs);
+    }
+    // Unless the offset moved meanwhile (setOffset during the read): then the read is not taken.
+    if (this.#offsets.get(bucketId) !== offset) return [];
+    const next = offset + found.length;
+    this.#offsets.set(bucketId, next);
+    if (found.length === limit && !this.#ahead.has(bucketId)) {
+      this.#ahead.set(bucketId, { offset: next, records: this.#fetch(bucketId, next, limit, 0).catch(() => undefined) });
+    }
     return found;
   }
 
-  /** Records from the bucket's offset; an answer too big for a frame is asked again for fewer records. */
-  async #fetch(bucketId: number, limit: number, waitMs: number): Promise<QueueRecord[]> {
-    const offset = this.#offsets.get(bucketId)!;
+  /** Records from `offset` of the bucket; an answer too big for a frame is asked again for fewer records. */
+  async #fetch(bucketId: number, offset: number, limit: number, waitMs: number): Promise<QueueRecord[]> {
     for (let size = limit; ; size = Math.ceil(size / 2)) {
       try {
         return await this.#client.call(this.topic, bucketId, (storage) => storage.get(this.topic, bucketId, this.#spec, offset, size, waitMs), waitMs);
@@ -442,6 +468,7 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
   /** Back to the start of every bucket (offset 0). */
   reset(): void {
     for (const bucketId of this.bucketIds) this.#offsets.set(bucketId, 0);
+    this.#ahead.clear();
   }
 
   /** Moves one bucket's offset (or every bucket's). */
@@ -450,7 +477,10 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
     if (bucketId !== undefined && !this.#offsets.has(bucketId)) {
       throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, `setOffset(): this reader does not read bucket ${bucketId} (it reads ${this.bucketIds.join(", ")})`);
     }
-    for (const id of bucketId === undefined ? this.bucketIds : [bucketId]) this.#offsets.set(id, offset);
+    for (const id of bucketId === undefined ? this.bucketIds : [bucketId]) {
+      this.#offsets.set(id, offset);
+      this.#ahead.delete(id);
+    }
   }
 
   /** This reader's offsets, by bucket. */
