@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import * as pul from "pulsing";
 import { startSeed, type Seed } from "pulsing/node";
+import { bucketOf } from "../src/streaming/bucket.js";
 import { tcpAddr } from "./cluster/harness.js";
 import { eventually } from "./helpers.js";
 
@@ -21,7 +22,10 @@ const CLI = fileURLToPath(new URL("../src/node/cli.ts", import.meta.url));
 const QUEUE = "metrics/orders";
 const TOPIC = "metrics/news";
 const RECORDS = 10;
-const READ = 4;
+/** The records of one bucket are read (a reader reads ahead after a full `get`: a whole bucket read with a larger
+ * limit makes what its owner serves exact). */
+const READ_BUCKET = 0;
+const READ = Array.from({ length: RECORDS }, (_, i) => `u${i}`).filter((id) => bucketOf(id, 4) === READ_BUCKET).length;
 const PUBLISHED = 3;
 
 class MetricsProbe {
@@ -75,9 +79,10 @@ describe("seeing queues, topics and actors: /metrics and pulsing inspect", () =>
     const writer = await b.system.queue.write(QUEUE, { bucketColumn: "id", numBuckets: 4 });
     for (let i = 0; i < RECORDS; i++) await writer.put({ id: `u${i}`, n: i });
     await writer.flush();
-    const queueReader = await a.system.queue.read(QUEUE, { group: "metrics" });
+    assert.ok(READ > 0 && READ < RECORDS, `bucket ${READ_BUCKET} holds some of the records, not all (${READ})`);
+    const queueReader = await a.system.queue.read(QUEUE, { group: "metrics", bucketId: READ_BUCKET, numBuckets: 4 });
     let got = 0;
-    while (got < READ) got += (await queueReader.get({ limit: READ - got, wait: true, timeout: 2_000 })).length;
+    while (got < READ) got += (await queueReader.get({ limit: RECORDS, wait: true, timeout: 2_000 })).length;
 
     // A topic subscribed on a, published to from b.
     reader = await a.system.topic.read(TOPIC);
