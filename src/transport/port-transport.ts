@@ -357,10 +357,10 @@ export interface WorkerJoin {
 }
 
 /**
- * The port to this thread's parent (set by `initInsideWorker` before the worker's system starts): a node started
- * in a worker thread dials its parent over it. One per thread, like the thread's parent.
+ * This thread's parent (set by `initInsideWorker` before the worker's system starts): its port and hub, the address
+ * to report for it, and whether the worker listens through relays. A node started in a worker thread dials its
+ * parent over the port. One per thread, like the thread's parent.
  */
-/** This thread's parent: its port and hub, the address to report for it, and whether the worker listens through relays. */
 interface ThreadParent {
   port: PortLike;
   hub: string;
