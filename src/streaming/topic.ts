@@ -5,6 +5,7 @@ import { ErrorCode, PulsingError, PulsingRuntimeError } from "../errors/errors.j
 import { realClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { concatBytes } from "../util/bytes.js";
 import { Deque } from "../util/deque.js";
+import { RecentSet } from "../util/recent-set.js";
 import { checkOptions, integer, oneOf, type OptionSchema } from "../util/options.js";
 import { decode, encode } from "../wire/codec.js";
 import { queueHost, type QueueHost, type TopicGossip } from "./queue-host.js";
@@ -96,7 +97,7 @@ type Handler = (message: unknown) => unknown;
 /** One node's subscription to a topic: hands each message to the node's readers of it, once. */
 export class TopicSubscriber {
   readonly handlers = new Set<Handler>();
-  readonly #seen = new Set<string>();
+  readonly #seen = new RecentSet<string>(SEEN_IDS);
   /** Messages handed to this node's readers (a counter: rates come from two samples). */
   received = 0;
 
@@ -113,9 +114,7 @@ export class TopicSubscriber {
    * the others, and the first failure is the outcome.
    */
   receive(message: unknown, id: string): Promise<void> | undefined {
-    if (this.#seen.has(id)) return undefined;
-    this.#seen.add(id);
-    if (this.#seen.size > SEEN_IDS) this.#seen.delete(this.#seen.values().next().value!);
+    if (!this.#seen.add(id)) return undefined;
     this.received++;
     let pending: Array<PromiseLike<unknown>> | undefined;
     let failure: { error: unknown } | undefined;
