@@ -64,6 +64,18 @@ async function communicateCases(options: { system?: pul.ActorSystem; node?: stri
   const quiet = await subprocess.spawn([NODE, "-e", "process.stderr.write('e')"], { ...options, stdin: "ignore", stdout: "ignore", encoding: "utf8" });
   spawned.push(quiet);
   assert.deepEqual(await quiet.communicate(), { args: quiet.args, exitCode: 0, signal: null, stdout: undefined, stderr: "e" });
+
+  // A process that ended before communicate() (its stdin piped, by default, and nothing else): stdin is closed, no error.
+  const ended = await subprocess.spawn([NODE, "-e", ""], { ...options, stdout: "ignore", stderr: "ignore" });
+  spawned.push(ended);
+  await ended.wait();
+  assert.deepEqual(await ended.communicate(undefined, { timeout: 10_000 }), { args: ended.args, exitCode: 0, signal: null, stdout: undefined, stderr: undefined });
+
+  // A process that exits without reading all of its input (more than a pipe holds): no error, as in Python.
+  const first = await subprocess.spawn([NODE, "-e", "process.stdin.once('data', () => process.exit(0))"], { ...options, stdout: "ignore" });
+  spawned.push(first);
+  const early = await first.communicate(new Uint8Array(4 * MIB), { timeout: 30_000 });
+  assert.equal(early.exitCode, 0);
 }
 
 /** communicate() with a timeout: rejects with TIMEOUT, leaves the process running; after kill(), it gives what was written. */

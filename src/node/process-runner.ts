@@ -92,11 +92,11 @@ export class ProcessRunner {
 
   async write(id: string, chunk: Uint8Array): Promise<void> {
     if (!(chunk instanceof Uint8Array)) throw new PulsingRuntimeError(ErrorCode.INVALID_ARGUMENT, "write(): expected bytes");
-    await this.#entry(id).process.write(chunk);
+    await this.#stdinOf(id).process.write(chunk);
   }
 
   async end(id: string): Promise<void> {
-    await this.#entry(id).process.end();
+    await this.#stdinOf(id).process.end();
   }
 
   kill(id: string, signal?: string): boolean {
@@ -116,6 +116,13 @@ export class ProcessRunner {
   #entry(id: string): Entry {
     const entry = typeof id === "string" ? this.#processes.get(id) : undefined;
     if (entry === undefined) throw new PulsingRuntimeError(ErrorCode.INVALID_STATE, `no process ${String(id)} on this node (it ended and its output was collected, or was never started here)`);
+    return entry;
+  }
+
+  /** A process to write to: one this runner forgot (it exited and its output was read) has a closed stdin. */
+  #stdinOf(id: string): Entry {
+    const entry = typeof id === "string" ? this.#processes.get(id) : undefined;
+    if (entry === undefined) throw new PulsingRuntimeError(ErrorCode.STREAM_CLOSED, `process ${String(id)} on this node has ended (or was never started here): its stdin is closed`);
     return entry;
   }
 

@@ -2,7 +2,8 @@ import { platform } from "#platform";
 import { ErrorCode, PulsingRuntimeError, PulsingTimeoutError } from "../errors/errors.js";
 import { getSystem, isInitialized } from "../global.js";
 import type { LocalSpawnSpec } from "../platform/processes.js";
-import { Subprocess, within, type CompletedProcess, type ProcessBackend } from "./handle.js";
+import { within } from "../util/deadline.js";
+import { Subprocess, type CompletedProcess, type ProcessBackend } from "./handle.js";
 import { checkArgs, checkRunOptions, checkSpawnOptions, type RunOptions, type SpawnProcessOptions } from "./options.js";
 import { placeByResources, runnerOn, startRemote } from "./remote.js";
 
@@ -94,10 +95,13 @@ export async function run(args: readonly string[], options?: RunOptions): Promis
           return expired("; it had not started yet");
         });
   let done: CompletedProcess;
+  // run()'s own timer, told apart from a TIMEOUT of a call to the process's node by identity.
+  const ranOut = new PulsingTimeoutError(`subprocess.run(${JSON.stringify(command)})`, o.timeout);
   try {
-    done = await p.communicate(o.input, o.timeout === undefined ? undefined : { timeout: Math.max(0, o.timeout - (Date.now() - startedAt)) });
+    const communicating = p.communicate(o.input);
+    done = o.timeout === undefined ? await communicating : await within(communicating, o.timeout - (Date.now() - startedAt), () => ranOut);
   } catch (error) {
-    if (o.timeout === undefined || !(error instanceof PulsingTimeoutError)) throw error;
+    if (error !== ranOut) throw error;
     // Killed before rejecting, so nothing is left running; a lost node cannot make this wait forever.
     await p
       .kill("SIGKILL")

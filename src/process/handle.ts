@@ -1,5 +1,6 @@
 import { ErrorCode, PulsingRuntimeError, PulsingTimeoutError } from "../errors/errors.js";
 import type { ProcessExit } from "../platform/processes.js";
+import { within } from "../util/deadline.js";
 import { checkCommunicateOptions, type CommunicateOptions } from "./options.js";
 import { ProcessOutput } from "./output.js";
 
@@ -200,16 +201,6 @@ export class Subprocess<T extends string | Uint8Array = string | Uint8Array> {
   }
 }
 
-/** `promise`, or `expired()` after `ms` (`promise` goes on). */
-export function within<V>(promise: Promise<V>, ms: number, expired: () => Error): Promise<V> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(expired()), ms);
-    promise.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (error: unknown) => (clearTimeout(timer), reject(error)),
-    );
-  });
-}
 
 function notPiped(): PulsingRuntimeError {
   return new PulsingRuntimeError(ErrorCode.INVALID_STATE, 'stdin is not piped (spawn with stdin: "pipe")');

@@ -48,3 +48,17 @@ export function lagTolerantSignal(ms: number, maxMs = 4 * ms): AbortSignal {
   lagTolerantTimeout(() => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), ms, maxMs);
   return controller.signal;
 }
+
+/**
+ * `promise`, or a rejection with `expired()` after `ms` (clamped to what timers take; `promise` goes on, its own
+ * outcome then unobserved).
+ */
+export function within<V>(promise: Promise<V>, ms: number, expired: () => Error): Promise<V> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(expired()), Number.isFinite(ms) ? Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(ms))) : MAX_DELAY_MS);
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error: unknown) => (clearTimeout(timer), reject(error)),
+    );
+  });
+}
