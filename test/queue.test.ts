@@ -89,6 +89,9 @@ describe("a queue on a standalone system", () => {
     await put(0, 30);
     const reader = await system.queue.read("standalone/ahead", { numBuckets: 1, group: "g" });
     assert.deepEqual(ns(await reader.get({ limit: 10 })), range(0, 10)); // full: 10…19 are asked for now
+    // The owner served them without another get: its copy counts 20 records read.
+    const served = async () => (await (await pul.getSystemActor(system)).getQueuesAndTopics()).queues.find((q) => q.topic === "standalone/ahead")?.read;
+    await eventually(async () => assert.equal(await served(), 20), 5_000);
     await put(30, 60);
     assert.deepEqual(ns(await reader.get({ limit: 5 })), range(10, 15));
     assert.deepEqual(ns(await reader.get({ limit: 100 })), range(15, 60)); // what was read ahead, then the rest

@@ -96,7 +96,7 @@ export class ClusterMetrics {
       labelNames: ["topic"],
       registers,
     });
-    this.#queueRead = new Counter({ name: "pulsing_queue_read_total", help: "Records read from the queue's owner copies", labelNames: ["topic"], registers });
+    this.#queueRead = new Counter({ name: "pulsing_queue_read_total", help: "Records served from the queue's owner copies (readers' read-ahead included)", labelNames: ["topic"], registers });
     this.#topicSubscribers = new Gauge({ name: "pulsing_topic_subscribers", help: "Nodes subscribed to the topic", labelNames: ["topic"], registers });
     this.#topicPublished = new Counter({ name: "pulsing_topic_published_total", help: "Messages published to the topic, from every node", labelNames: ["topic"], registers });
     this.#topicReceived = new Counter({ name: "pulsing_topic_received_total", help: "Messages of the topic handed to subscribing nodes' readers", labelNames: ["topic"], registers });

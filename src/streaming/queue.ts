@@ -330,6 +330,14 @@ export class QueueWriter {
   }
 }
 
+/** A bucket's next records, asked for before a read wanted them (see `QueueReader.#ahead`). */
+interface ReadAhead {
+  /** The offset they were asked from: taken only by a read from there. */
+  offset: number;
+  settled: boolean;
+  outcome: Promise<{ records: QueueRecord[] } | { error: unknown }>;
+}
+
 /** Reads records of some buckets of a queue, each from its own offset (`queue.read()`). */
 export class QueueReader implements AsyncIterable<QueueRecord> {
   readonly topic: string;
@@ -343,7 +351,7 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
    * already asked for, from the offset the read moved to; the next read there takes them without a round trip.
    * Taken only if the bucket's offset is still the one they were asked from (`setOffset` and `reset` drop them).
    */
-  readonly #ahead = new Map<number, { offset: number; records: Promise<QueueRecord[] | undefined> }>();
+  readonly #ahead = new Map<number, ReadAhead>();
   #next = 0;
 
   /** @internal */
@@ -426,12 +434,19 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
     const offset = this.#offsets.get(bucketId)!;
     const ahead = this.#ahead.get(bucketId);
     this.#ahead.delete(bucketId);
-    // (A read-ahead that failed or found nothing is asked again: its error, or new records, come from a fresh read.)
-    const early = ahead?.offset === offset ? await ahead.records : undefined;
+    let early: QueueRecord[] | undefined;
+    if (ahead?.offset === offset) {
+      const settledBefore = ahead.settled;
+      const outcome = await ahead.outcome;
+      // One still under way when this read came, and failed, gives its error (asking again would wait as long
+      // again on an owner that does not answer); one that failed earlier, or found nothing, is asked again.
+      if ("error" in outcome && !settledBefore) throw outcome.error;
+      if ("records" in outcome) early = outcome.records;
+    }
     let found: QueueRecord[];
     if (early !== undefined && early.length >= limit) {
       found = early.slice(0, limit);
-      if (early.length > limit) this.#ahead.set(bucketId, { offset: offset + limit, records: Promise.resolve(early.slice(limit)) });
+      if (early.length > limit) this.#ahead.set(bucketId, { offset: offset + limit, settled: true, outcome: Promise.resolve({ records: early.slice(limit) }) });
     } else if (early !== undefined && early.length > 0) {
       // Fewer than asked: the rest from the bucket now (records may have come since), as a read without it would.
       found = early.concat(await this.#fetch(bucketId, offset + early.length, limit - early.length, waitMs));
@@ -443,7 +458,16 @@ export class QueueReader implements AsyncIterable<QueueRecord> {
     const next = offset + found.length;
     this.#offsets.set(bucketId, next);
     if (found.length === limit && !this.#ahead.has(bucketId)) {
-      this.#ahead.set(bucketId, { offset: next, records: this.#fetch(bucketId, next, limit, 0).catch(() => undefined) });
+      const ahead: ReadAhead = {
+        offset: next,
+        settled: false,
+        outcome: this.#fetch(bucketId, next, limit, 0).then(
+          (records) => ({ records }),
+          (error: unknown) => ({ error }),
+        ),
+      };
+      void ahead.outcome.then(() => (ahead.settled = true));
+      this.#ahead.set(bucketId, ahead);
     }
     return found;
   }
