@@ -54,7 +54,11 @@ export class WorkersPanel {
     this.#show("Starting a worker node…");
     const [node] = await spawnWorkers(1, workerUrl, { system: this.#app.system });
     const name = cruncherName(shortId(node!.nodeId));
-    const cruncher = await Cruncher.spawn({ node: node!.nodeId, name });
+    // A worker whose cruncher could not start is of no use here: it goes (it would have no row to stop it from).
+    const cruncher = await Cruncher.spawn({ node: node!.nodeId, name }).catch(async (error: unknown) => {
+      await node!.terminate();
+      throw error;
+    });
     this.#workers.set(node!.nodeId, { node: node!, name, cruncher, result: "" });
     this.#show(`${this.#workers.size} worker node(s) in this tab.`);
     this.#render();

@@ -3,6 +3,7 @@ import { getSystem, init } from "../global.js";
 import type { ActorSystem } from "../system/actor-system.js";
 import type { ActorSystemOptions } from "../system/options.js";
 import { hubOfNode, type PortHub, type WorkerJoin } from "../transport/port-transport.js";
+import { within } from "../util/deadline.js";
 import { awaitWorker, handshakeFromScope, joinOf, joinParent, offerToWebWorker, startPool, type Handshake } from "../transport/worker-link.js";
 
 /**
@@ -66,6 +67,12 @@ export async function spawnWorkers(n: number, moduleUrl: string | URL, options: 
 
 async function startWorker(moduleUrl: string | URL, hub: PortHub, join: WorkerJoin, options: SpawnWorkersOptions): Promise<WorkerNode> {
   const worker = new Worker(moduleUrl, { type: "module", ...options.worker });
+  let detach = (): void => {};
+  const terminate = async (): Promise<void> => {
+    worker.terminate();
+    // Browsers tell no one that a terminated worker's port is gone: its connections end here.
+    detach();
+  };
   const gone = new Promise<never>((_, reject) => {
     // A module that fails to load or throws at its top level: the event has a message only for a script error.
     worker.addEventListener("error", (event) => {
@@ -74,15 +81,10 @@ async function startWorker(moduleUrl: string | URL, hub: PortHub, join: WorkerJo
     });
   });
   gone.catch(() => {}); // (only a start still waiting cares)
-  const port = offerToWebWorker(worker, join);
-  const { joined, detach } = awaitWorker(hub, port, options.timeout ?? 30_000, gone);
-  const terminate = async (): Promise<void> => {
-    worker.terminate();
-    // Browsers tell no one that a terminated worker's port is gone: its connections end here.
-    detach();
-  };
   try {
-    return { nodeId: await joined, worker, terminate };
+    const awaited = awaitWorker(hub, offerToWebWorker(worker, join), options.timeout ?? 30_000, gone);
+    detach = awaited.detach;
+    return { nodeId: await awaited.joined, worker, terminate };
   } catch (error) {
     await terminate();
     throw error;
@@ -94,26 +96,26 @@ async function startWorker(moduleUrl: string | URL, hub: PortHub, join: WorkerJo
  * and joins the parent tab's cluster over the worker's port. Classes spawned here from other nodes must be
  * registered in the worker's module too.
  */
-export async function initInsideWorker(options: WorkerInitOptions = {}): Promise<ActorSystem> {
+export function initInsideWorker(options: WorkerInitOptions = {}): Promise<ActorSystem> {
+  // The worker joins once: a second call gets the first one's system (or its failure).
+  return (joining ??= join(options));
+}
+
+let joining: Promise<ActorSystem> | undefined;
+
+async function join(options: WorkerInitOptions): Promise<ActorSystem> {
   if (handshake === undefined) {
     throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "initInsideWorker(): not in a dedicated Web Worker (start one with spawnWorkers())");
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const received = await Promise.race([
+  const received = await within(
     handshake,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new PulsingRuntimeError(
-              ErrorCode.TIMEOUT,
-              `initInsideWorker(): no word from a parent within ${HANDSHAKE_WAIT_MS} ms: was this worker started by spawnWorkers()?`,
-            ),
-          ),
-        HANDSHAKE_WAIT_MS,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
+    HANDSHAKE_WAIT_MS,
+    () =>
+      new PulsingRuntimeError(
+        ErrorCode.TIMEOUT,
+        `initInsideWorker(): no word from a parent within ${HANDSHAKE_WAIT_MS} ms: was this worker started by spawnWorkers()?`,
+      ),
+  );
   return joinParent(received, (seedOptions) =>
     init({ ...options, ...seedOptions, membership: { ...options.membership, ...seedOptions.membership } }),
   );

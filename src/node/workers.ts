@@ -86,7 +86,14 @@ async function startWorker(moduleUrl: string | URL, hub: PortHub, join: WorkerJo
  * joins the parent's cluster over the worker's port. Classes spawned here from other nodes must be registered in
  * the worker's module too.
  */
-export async function initInsideWorker(options: WorkerInitOptions = {}): Promise<ActorSystem> {
+export function initInsideWorker(options: WorkerInitOptions = {}): Promise<ActorSystem> {
+  // The worker joins once: a second call gets the first one's system (or its failure).
+  return (joining ??= join(options));
+}
+
+let joining: Promise<ActorSystem> | undefined;
+
+async function join(options: WorkerInitOptions): Promise<ActorSystem> {
   const handshake = (workerData as Record<string, unknown> | null | undefined)?.[WORKER_KEY] as Handshake | undefined;
   if (handshake === undefined) {
     throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "initInsideWorker(): not in a worker started by spawnWorkers()");
