@@ -6,13 +6,12 @@
  *
  * The cluster: the fixtures' Node seed (which does not serve processes), a Deno node (running dist/,
  * e2e/deno-node.ts) that serves processes — this file's `deno` — and a second Node seed in this process that
- * serves processes (`procSeed`). The model servers (examples/fake-llm-server.ts) run in this process. No browser.
+ * serves processes (the fixtures' `procSeed`). The model servers (examples/fake-llm-server.ts) run in this process. No browser.
  */
 import assert from "node:assert/strict";
 import * as pul from "pulsing";
 import { agent, listAgents, llm, type AgentInfo } from "pulsing/agent";
 import { startFakeLlmServer, type FakeLlmServer } from "../examples/fake-llm-server.js";
-import { startSeed, type Seed } from "../src/node/index.js";
 import { tcpAddr } from "../test/cluster/harness.js";
 import { eventually } from "../test/helpers.js";
 import { test as cluster } from "./fixtures.js";
@@ -39,7 +38,7 @@ const NodeScribe = agent({ role: "Node scribe", goal: "Drafts text under Node", 
 type Answer = Record<string, unknown>;
 type ErrorAnswer = { name: string; message: string; code?: string; processFailed?: boolean; exitCode?: number | null; signal?: string | null; stdout?: string; stderr?: string };
 
-const test = cluster.extend<{}, { procSeed: Seed; model: FakeLlmServer; slowModel: FakeLlmServer }>({
+const test = cluster.extend<{}, { model: FakeLlmServer; slowModel: FakeLlmServer }>({
   /** This file's Deno node serves processes (`serveProcesses: true`, with a label to be placed by). */
   deno: [
     async ({ seed }, use) => {
@@ -48,15 +47,6 @@ const test = cluster.extend<{}, { procSeed: Seed; model: FakeLlmServer; slowMode
       await deno.stop();
     },
     { scope: "worker", timeout: 90_000 },
-  ],
-  /** A second Node seed of the cluster, in this process, that runs processes for other members. */
-  procSeed: [
-    async ({ seed }, use) => {
-      const procSeed = await startSeed({ addr: "127.0.0.1:0", seeds: [tcpAddr(seed.system)], serveProcesses: true });
-      await use(procSeed);
-      await procSeed.stop();
-    },
-    { scope: "worker", timeout: 30_000 },
   ],
   model: [
     async ({}, use) => {

@@ -13,6 +13,7 @@ import { test as base } from "@playwright/test";
 import { fileURLToPath } from "node:url";
 import { hostDemoActors } from "../examples/demo-actors.js";
 import { startSeed, type Seed } from "../src/node/index.js";
+import { tcpAddr } from "../test/cluster/harness.js";
 import { openTab, startDenoNode, type DenoNode, type Tab } from "./harness.js";
 
 export type { DenoNode, Tab } from "./harness.js";
@@ -29,6 +30,8 @@ export interface ClusterFixtures {
   tabs: Tab[];
   /** A Deno node (running dist/) joined to the seed over TCP, hosting `deno/echo`. */
   deno: DenoNode;
+  /** A second Node seed of the cluster, in this process, that runs processes for other members (`serveProcesses`). */
+  procSeed: Seed;
 }
 
 export const test = base.extend<{}, ClusterFixtures>({
@@ -55,11 +58,18 @@ export const test = base.extend<{}, ClusterFixtures>({
     { scope: "worker", timeout: 120_000 }, // each tab may take up to 30 s to join on a loaded machine
   ],
 
+  procSeed: [
+    async ({ seed }, use) => {
+      const procSeed = await startSeed({ addr: "127.0.0.1:0", seeds: [tcpAddr(seed.system)], serveProcesses: true });
+      await use(procSeed);
+      await procSeed.stop();
+    },
+    { scope: "worker", timeout: 30_000 },
+  ],
+
   deno: [
     async ({ seed }, use) => {
-      const tcp = seed.system.addrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && !a.includes("/ws"));
-      if (tcp === undefined) throw new Error(`the seed has no loopback TCP address: ${seed.system.addrs.join(", ")}`);
-      const deno = await startDenoNode({ seeds: [tcp] });
+      const deno = await startDenoNode({ seeds: [tcpAddr(seed.system)] });
       await use(deno);
       await deno.stop();
     },

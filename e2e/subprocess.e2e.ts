@@ -3,32 +3,18 @@
  * opted in (`startSeed({ serveProcesses: true })`), through the public `pul.subprocess` of the `pulsing` entry.
  *
  * The cluster: the fixtures' Node seed (which did not opt in) and one tab, plus a second seed in this process that
- * serves processes (`procSeed`). The tab runs a command to its end with captured output (`run`), talks to `cat`
+ * serves processes (the fixtures' `procSeed`). The tab runs a command to its end with captured output (`run`), talks to `cat`
  * line by line over stdin and stdout (`spawn`), is refused by the seed that did not opt in (`PROCESSES_NOT_SERVED`),
  * and sees a failing command rejected with `PROCESS_FAILED` and its stderr (`check: true`).
  */
 import assert from "node:assert/strict";
 import type * as pul from "pulsing";
-import { startSeed, type Seed } from "../src/node/index.js";
-import { tcpAddr } from "../test/cluster/harness.js";
-import { test as cluster } from "./fixtures.js";
+import { test } from "./fixtures.js";
 
 type PageGlobals = { pul: typeof pul; system: pul.ActorSystem } & Record<string, unknown>;
 
 /** The command the tab runs: this Node binary (the seed that serves processes runs in this process). */
 const NODE = process.execPath;
-
-const test = cluster.extend<{}, { procSeed: Seed }>({
-  /** A second seed of the cluster, in this process, that runs processes for other members (tabs included). */
-  procSeed: [
-    async ({ seed }, use) => {
-      const procSeed = await startSeed({ addr: "127.0.0.1:0", seeds: [tcpAddr(seed.system)], serveProcesses: true });
-      await use(procSeed);
-      await procSeed.stop();
-    },
-    { scope: "worker", timeout: 30_000 },
-  ],
-});
 
 test.use({ tabCount: 1 });
 

@@ -2,9 +2,9 @@ import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { getSystem, init } from "../global.js";
 import type { ActorSystem } from "../system/actor-system.js";
 import type { ActorSystemOptions } from "../system/options.js";
-import { hubOfNode, type PortHub, type WorkerJoin } from "../transport/port-transport.js";
+import type { PortHub, WorkerJoin } from "../transport/port-transport.js";
 import { within } from "../util/deadline.js";
-import { awaitWorker, handshakeFromScope, joinOf, joinParent, offerToWebWorker, startPool, type Handshake } from "../transport/worker-link.js";
+import { awaitWorker, handshakeFromScope, joinParent, offerToWebWorker, startPool, withSeedOptions, type Handshake } from "../transport/worker-link.js";
 
 /**
  * Web Workers as nodes (browsers): the counterpart of `src/node/workers.ts`. `spawnWorkers` starts module workers
@@ -59,10 +59,7 @@ const handshake: Promise<Handshake> | undefined = scope === undefined ? undefine
  * terminates them.
  */
 export async function spawnWorkers(n: number, moduleUrl: string | URL, options: SpawnWorkersOptions = {}): Promise<WorkerNode[]> {
-  const system = options.system ?? getSystem();
-  const hub = hubOfNode(system.nodeId);
-  const join = joinOf(hub, "spawnWorkers()");
-  return startPool(n, () => startWorker(moduleUrl, hub!, join, options), system);
+  return startPool(n, options.system ?? getSystem(), (hub, join) => startWorker(moduleUrl, hub, join, options));
 }
 
 async function startWorker(moduleUrl: string | URL, hub: PortHub, join: WorkerJoin, options: SpawnWorkersOptions): Promise<WorkerNode> {
@@ -117,6 +114,6 @@ async function join(options: WorkerInitOptions): Promise<ActorSystem> {
       ),
   );
   return joinParent(received, (seedOptions) =>
-    init({ ...options, ...seedOptions, membership: { ...options.membership, ...seedOptions.membership } }),
+    init(withSeedOptions(options, seedOptions)),
   );
 }

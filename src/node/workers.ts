@@ -3,8 +3,8 @@ import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
 import { getSystem, init } from "../global.js";
 import type { ActorSystem } from "../system/actor-system.js";
 import type { ActorSystemOptions } from "../system/options.js";
-import { hubOfNode, type PortHub, type PortLike, type WorkerJoin } from "../transport/port-transport.js";
-import { awaitWorker, joinOf, joinParent, startPool, WORKER_KEY, type Handshake } from "../transport/worker-link.js";
+import type { PortHub, PortLike, WorkerJoin } from "../transport/port-transport.js";
+import { awaitWorker, joinParent, startPool, withSeedOptions, WORKER_KEY, type Handshake } from "../transport/worker-link.js";
 
 /**
  * Worker threads as nodes (Node): `spawnWorkers` starts `worker_threads` workers, each with a `MessagePort` to its
@@ -40,10 +40,7 @@ export type WorkerInitOptions = Omit<ActorSystemOptions, "seeds" | "passphrase" 
  * networked (an `addr` or seeds); its shutdown terminates the workers.
  */
 export async function spawnWorkers(n: number, moduleUrl: string | URL, options: SpawnWorkersOptions = {}): Promise<WorkerNode[]> {
-  const system = options.system ?? getSystem();
-  const hub = hubOfNode(system.nodeId);
-  const join = joinOf(hub, "spawnWorkers()");
-  return startPool(n, () => startWorker(moduleUrl, hub!, join, options), system);
+  return startPool(n, options.system ?? getSystem(), (hub, join) => startWorker(moduleUrl, hub, join, options));
 }
 
 async function startWorker(moduleUrl: string | URL, hub: PortHub, join: WorkerJoin, options: SpawnWorkersOptions): Promise<WorkerNode> {
@@ -99,6 +96,6 @@ async function join(options: WorkerInitOptions): Promise<ActorSystem> {
     throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, "initInsideWorker(): not in a worker started by spawnWorkers()");
   }
   return joinParent(handshake, (seedOptions) =>
-    init({ ...options, ...seedOptions, membership: { ...options.membership, ...seedOptions.membership } }),
+    init(withSeedOptions(options, seedOptions)),
   );
 }

@@ -96,7 +96,7 @@ export async function run(args: readonly string[], options?: RunOptions): Promis
         });
   let done: CompletedProcess;
   // run()'s own timer, told apart from a TIMEOUT of a call to the process's node by identity.
-  const ranOut = new PulsingTimeoutError(`subprocess.run(${JSON.stringify(command)})`, o.timeout);
+  const ranOut = expired("; the process was killed (SIGKILL)");
   try {
     const communicating = p.communicate(o.input);
     done = o.timeout === undefined ? await communicating : await within(communicating, o.timeout - (Date.now() - startedAt), () => ranOut);
@@ -105,9 +105,9 @@ export async function run(args: readonly string[], options?: RunOptions): Promis
     // Killed before rejecting, so nothing is left running; a lost node cannot make this wait forever.
     await p
       .kill("SIGKILL")
-      .then(() => bounded(p.wait(), 2_000))
+      .then(() => within(p.wait(), 2_000, () => ranOut))
       .catch(() => {});
-    throw expired("; the process was killed (SIGKILL)");
+    throw ranOut;
   }
   if (o.check === true && (done.exitCode !== 0 || done.signal !== null)) throw new ProcessFailedError(done);
   return done;
@@ -142,16 +142,6 @@ async function startLocal(spec: LocalSpawnSpec, nodeId: string | undefined, wher
     wait: () => child.wait(),
     kill: async (signal) => child.kill(signal),
   };
-}
-
-function bounded<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    promise.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      () => (clearTimeout(timer), resolve(undefined)),
-    );
-  });
 }
 
 /** `subprocess.run()` and `subprocess.spawn()`. */

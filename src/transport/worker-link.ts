@@ -1,5 +1,5 @@
 import { ErrorCode, PulsingRuntimeError } from "../errors/errors.js";
-import { setThreadParent, type PortHub, type PortLike, type WorkerJoin } from "./port-transport.js";
+import { hubOfNode, setThreadParent, type PortHub, type PortLike, type WorkerJoin } from "./port-transport.js";
 
 /**
  * The handshake between a parent node and a worker thread, for Node `worker_threads` and browser Web Workers alike
@@ -78,17 +78,19 @@ export interface PooledWorker {
 }
 
 /**
- * Starts `n` workers with `start`, all at once; resolves once every one has joined. If one fails, the others are
- * terminated and it rejects with that failure. The workers end with `parent` (orphaned, they would keep running and
- * dial a gone parent).
+ * `spawnWorkers()`: starts `n` workers of `parent` with `start` (given the parent's hub and what its workers join
+ * with), all at once; resolves once every one has joined. If one fails, the others are terminated and it rejects
+ * with that failure. The workers end with `parent` (orphaned, they would keep running and dial a gone parent).
  */
 export async function startPool<W extends PooledWorker>(
   n: number,
-  start: () => Promise<W>,
-  parent: { onShutdown(listener: () => void): void },
+  parent: { readonly nodeId: string; onShutdown(listener: () => void): void },
+  start: (hub: PortHub, join: WorkerJoin) => Promise<W>,
 ): Promise<W[]> {
   if (!Number.isInteger(n) || n < 0) throw new PulsingRuntimeError(ErrorCode.INVALID_OPTION, `spawnWorkers(): 'n' must be a whole number, got ${String(n)}`);
-  const started = await Promise.allSettled(Array.from({ length: n }, start));
+  const hub = hubOfNode(parent.nodeId);
+  const join = joinOf(hub, "spawnWorkers()");
+  const started = await Promise.allSettled(Array.from({ length: n }, () => start(hub!, join)));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
   if (failed !== undefined) {
     await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.terminate() : undefined)));
@@ -97,6 +99,11 @@ export async function startPool<W extends PooledWorker>(
   const workers = started.map((s) => (s as PromiseFulfilledResult<W>).value);
   parent.onShutdown(() => void Promise.all(workers.map((w) => w.terminate())).catch(() => {}));
   return workers;
+}
+
+/** A worker node's own options with what its parent tells it added (the seeds, secret and cluster). */
+export function withSeedOptions<O extends { membership?: object }>(options: O, seedOptions: WorkerSeedOptions): O & WorkerSeedOptions {
+  return { ...options, ...seedOptions, membership: { ...options.membership, ...seedOptions.membership } } as O & WorkerSeedOptions;
 }
 
 /** The options a worker's node joins its parent's cluster with. */
