@@ -348,6 +348,11 @@ export class GossipMembership implements Membership, FeedHome {
     if (record !== undefined && record.status === "alive" && !this.#stopped) void this.#probe(record);
   }
 
+  refreshNames(nodeId: string): void {
+    const record = this.#records.get(nodeId);
+    if (record !== undefined && record.status !== "dead" && !this.#stopped) void this.#fetchRegistry(record);
+  }
+
   heard(nodeId: string): void {
     const record = this.#records.get(nodeId);
     if (record !== undefined && record.status === "alive") record.lastHeard = this.#clock.now();

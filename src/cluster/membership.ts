@@ -101,6 +101,11 @@ export interface Membership {
   peerConnected?(nodeId: string): void;
   /** Traffic from `nodeId` arrived: a sign of life (no probe needed for a while). */
   heard?(nodeId: string): void;
+  /**
+   * A caller waits for a name on `nodeId` (`resolve(name, { nodeId })`): pull that member's names now instead of
+   * waiting for gossip, which may have lost the change or be slow under load.
+   */
+  refreshNames?(nodeId: string): void;
 }
 
 /** What membership needs from its node. */

@@ -44,6 +44,9 @@ declare module "../actor/context.js" {
   }
 }
 
+/** While `resolve(name, { nodeId })` waits, it asks that node for its names this often. */
+const NAMES_REFRESH_MS = 1_000;
+
 /** The events an `ActorSystem` dispatches (each a `CustomEvent` whose `detail` is the member). */
 export interface ActorSystemEvents {
   /** A member joined, or came back (refuted a suspicion, or rejoined after being declared dead). */
@@ -271,7 +274,11 @@ export class ActorSystem extends EventTarget {
           `actor '${name}' not found${nodeId !== undefined ? ` on node ${nodeId}` : ""}${timeout !== undefined ? ` within ${timeout}ms` : ""}`,
         );
       }
-      await this.#nameAppears(name, left, signal);
+      // A name on a given node: ask that node for its names now and again, so that a lost or slow gossip
+      // change cannot leave this waiting out its whole timeout.
+      const asking = nodeId !== undefined && nodeId !== this.nodeId && this.#node !== undefined;
+      if (asking) this.#node!.refreshNames(nodeId);
+      await this.#nameAppears(name, asking ? Math.min(left, NAMES_REFRESH_MS) : left, signal);
       this.#local.assertRunning("resolve()");
     }
   }

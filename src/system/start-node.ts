@@ -185,6 +185,11 @@ export class NodeNetwork implements Network {
       .map((e) => e.nodeId);
   }
 
+  /** Someone waits for a name on `nodeId`: ask that member for its names now. */
+  refreshNames(nodeId: string): void {
+    this.cluster.membership.refreshNames?.(nodeId);
+  }
+
   /** Whether `name` is registered on some node not known to be dead. */
   hasName(name: string): boolean {
     const membership = this.cluster.membership;
