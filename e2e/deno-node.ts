@@ -62,6 +62,7 @@ await DenoEcho.spawn({ name: "deno/echo" });
 say({ ready: { nodeId: system.nodeId, addrs: system.addrs, runtime: system.runtime } });
 
 let workers: Array<{ nodeId: string; terminate(): Promise<void> }> = [];
+let startedWorkers = false;
 
 const decoder = new TextDecoder();
 let buffered = "";
@@ -76,7 +77,9 @@ for await (const chunk of Deno.stdin.readable) {
 }
 await Promise.all(workers.map((w) => w.terminate()));
 await pul.shutdown();
-Deno.exit(0);
+// Otherwise the process ends by itself once shut down (deno-toolkit.e2e.ts checks it). A Deno parent whose worker
+// held a relay reservation on it does not (README: "Deno"), so that one exits here.
+if (startedWorkers) Deno.exit(0);
 
 async function handle(command: Record<string, unknown>): Promise<void> {
   try {
@@ -154,6 +157,7 @@ async function answer(command: Record<string, unknown>): Promise<Record<string, 
     const { spawnWorkers } = await import("pulsing/node");
     const started = await spawnWorkers(n, module !== undefined ? new URL(module, WORKER_MODULE) : WORKER_MODULE, timeout !== undefined ? { timeout } : {});
     workers.push(...started);
+    startedWorkers = true;
     return { workers: started.map((w) => w.nodeId) };
   }
   if ("spawnInWorker" in command) {

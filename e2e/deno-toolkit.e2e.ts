@@ -344,4 +344,28 @@ test.describe("the toolkit under Deno: processes, agents, worker threads", () =>
     // The Deno parent goes on.
     assert.deepEqual((await ok(deno, { call: { name: "deno/echo", method: "echo", args: ["still here"] } })).result, "still here");
   });
+
+  test("a Deno node that ran processes, a model stream and agents exits by itself once shut down (no Deno.exit())", async ({ seed, procSeed, model }) => {
+    const node = await startDenoNode({ seeds: [tcpAddr(seed.system)], serveProcesses: true });
+    try {
+      await knows(denoMembers(node), [seed.system.nodeId, procSeed.system.nodeId]);
+      const done = (await ok(node, { run: { args: ["echo", "ran"], options: { node: procSeed.system.nodeId, captureOutput: true, check: true } } })).done as pul.CompletedProcess<string>;
+      assert.equal(done.stdout, "ran\n");
+      assert.equal(((await ok(node, { run: { args: ["echo", "here"], options: { captureOutput: true } } })).done as pul.CompletedProcess<string>).stdout, "here\n");
+      assert.equal(((await ok(node, { llm: { baseURL: model.baseURL, model: "fake-model", prompt: "exit", stream: true } })).tokens as string[]).join(""), reply("exit"));
+      await ok(node, { spawnAgent: { name: "toolkit/exiting-scribe" } });
+      const agents = (await ok(node, { listAgents: { timeout: 5_000 } })).agents as Record<string, AgentInfo>;
+      assert.equal(agents["toolkit/exiting-scribe"]?.nodeId, node.nodeId, `its agent is not listed: ${JSON.stringify(agents)}`);
+
+      const exited = new Promise<[number | null, string | null]>((resolve) => node.process.once("exit", (code, signal) => resolve([code, signal])));
+      const stopping = Date.now();
+      node.process.stdin!.end(); // e2e/deno-node.ts then calls shutdown() and returns
+      const outcome = await Promise.race([exited, new Promise<"running">((resolve) => setTimeout(() => resolve("running"), 15_000))]);
+      assert.deepEqual(outcome, [0, null], "the Deno process was still running 15 s after its input ended");
+      console.log(`the Deno node exited by itself ${Date.now() - stopping} ms after its input ended`);
+      await eventually(() => assert.equal(seed.system.members().find((m) => m.nodeId === node.nodeId)?.status, "dead", "the seed saw it leave"), 10_000, 50);
+    } finally {
+      await node.stop();
+    }
+  });
 });

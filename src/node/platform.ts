@@ -61,6 +61,7 @@ export const platform: Platform = {
       maxConnections: 300,
       targetPeers: 6,
       directWebRTC: false,
+      ...(runtime === "deno" ? { release: (await import("./deno-channels.js")).holdUnrefdChannels() } : {}),
     };
   },
 };

@@ -22,6 +22,8 @@ export interface TransportPlan {
   targetPeers: number;
   /** whether this node dials other browser tabs directly over WebRTC */
   directWebRTC: boolean;
+  /** what the runtime needs done once the node built from this plan has stopped (or failed to start) */
+  release?: () => void;
 }
 
 /**

@@ -161,7 +161,11 @@ export class Mesh {
           scoreParams: { IPColocationFactorWeight: 0 },
         }),
       },
+    }).catch((error: unknown) => {
+      plan.release?.();
+      throw error;
     });
+    node.addEventListener("stop", () => plan.release?.(), { once: true });
     const counters = { malformedFrames: 0, oversizedFrames: 0 };
     const dialer = new PeerDialer(node, (connection) => gate!.wait(connection), plan.directWebRTC, init.directWaitMs);
     const ctx: MeshContext = {
@@ -215,7 +219,10 @@ export class Mesh {
     for (const event of ["self:peer:update", "transport:listening", "transport:close"] as const) {
       node.addEventListener(event, () => (mesh.#selfHint = undefined));
     }
-    await Promise.resolve(node.start());
+    await Promise.resolve(node.start()).catch((error: unknown) => {
+      plan.release?.();
+      throw error;
+    });
     const unregister = registerHub(node.peerId.toString(), hub);
     node.addEventListener("stop", () => (unregister(), hub.close()), { once: true });
     // Every protocol is registered now: before admission, none but admission's may run on a connection.
