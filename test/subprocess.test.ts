@@ -111,6 +111,11 @@ async function readWithPause(p: Subprocess, pauseMs: number): Promise<{ total: n
 }
 
 describe("subprocess here (child_process)", () => {
+  const spawned: Subprocess[] = [];
+  after(async () => {
+    for (const p of spawned) await p.kill("SIGKILL").catch(() => {});
+  });
+
   it("runs a command, captures its output as text, checks its exit", async () => {
     const done = await subprocess.run([NODE, "-e", "console.log('out'); console.error('err')"], { captureOutput: true, encoding: "utf8", check: true, timeout: 10_000 });
     assert.deepEqual(done, { args: [NODE, "-e", "console.log('out'); console.error('err')"], exitCode: 0, signal: null, stdout: "out\n", stderr: "err\n" });
@@ -181,21 +186,11 @@ describe("subprocess here (child_process)", () => {
   });
 
   it("communicate(): input, both outputs read at once, the exit; undefined for what is not piped", async () => {
-    const spawned: Subprocess[] = [];
-    try {
-      await communicateCases({}, spawned);
-    } finally {
-      for (const p of spawned) await p.kill("SIGKILL").catch(() => {});
-    }
+    await communicateCases({}, spawned);
   });
 
   it("communicate(): a timeout rejects with TIMEOUT and leaves the process running", async () => {
-    const spawned: Subprocess[] = [];
-    try {
-      await communicateTimeout({}, spawned);
-    } finally {
-      for (const p of spawned) await p.kill("SIGKILL").catch(() => {});
-    }
+    await communicateTimeout({}, spawned);
   });
 
   it("communicate(): refuses input without a piped stdin, bad options, and an output read elsewhere", async () => {

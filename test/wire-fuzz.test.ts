@@ -16,6 +16,7 @@ import fc from "fast-check";
 import { createLibp2p } from "libp2p";
 import * as pul from "pulsing";
 import { AdmissionGate } from "../src/transport/admission.js";
+import { concatBytes } from "../src/util/bytes.js";
 import { decodeFrame, encodeFrame, peekFrameHeader, RPC_PROTOCOL } from "../src/transport/rpc-frames.js";
 import { encode } from "../src/wire/codec.js";
 import { FrameReader, lengthPrefix } from "../src/wire/frame-reader.js";
@@ -113,15 +114,7 @@ class RawRpc {
   }
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 /** A Call frame; ids at or above 2^16 always take the same 5 bytes (0xce + uint32), so the header is 7 bytes. */
 function callFrame(id: number, to: number, method: string | undefined, args: unknown[], extra: Partial<Extract<Frame, { kind: 1 }>> = {}) {
